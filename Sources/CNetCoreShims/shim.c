@@ -1,0 +1,56 @@
+#define _GNU_SOURCE
+#include "CNetCoreShims.h"
+
+#ifdef __linux__
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+int netcore_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+    return accept4(fd, addr, len, flags);
+}
+
+// One write end per signal number. A signal handler may only touch async-signal-safe state,
+// so this is a plain array of ints written before the handler is installed.
+static volatile int signal_pipes[65];
+
+static void route_signal(int signo) {
+    int saved = errno;  // write(2) may clobber errno of the interrupted code
+    int fd = (signo > 0 && signo < 65) ? signal_pipes[signo] : -1;
+    if (fd > 0) {
+        unsigned char byte = (unsigned char)signo;
+        ssize_t ignored = write(fd, &byte, 1);  // full pipe: the loop already has a wake-up pending
+        (void)ignored;
+    }
+    errno = saved;
+}
+
+int netcore_signal_route(int signo, int pipe_fd) {
+    if (signo <= 0 || signo >= 65) { errno = EINVAL; return -1; }
+    signal_pipes[signo] = pipe_fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = route_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(signo, &action, NULL);
+}
+
+int netcore_signal_reset(int signo) {
+    if (signo <= 0 || signo >= 65) { errno = EINVAL; return -1; }
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    int rc = sigaction(signo, &action, NULL);
+    signal_pipes[signo] = 0;
+    return rc;
+}
+
+int netcore_pipe_cloexec_nonblock(int fds[2]) {
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}
+
+int netcore_errno(void) { return errno; }
+#endif

@@ -1,0 +1,313 @@
+@preconcurrency import Glibc
+import Synchronization
+
+/// Something registered with the loop's poller that reacts to readiness.
+protocol IOHandler: AnyObject {
+    func handleIO(_ events: ReadyEvents)
+}
+
+/// A single-threaded event loop: timers, immediates, a next-tick queue, I/O readiness and signals.
+///
+/// Loop phases follow libuv's `uv_run`: update time → due timers → immediates → poll for I/O
+/// (blocking only when nothing else is pending) → I/O callbacks. After every callback the
+/// next-tick queue is drained, as Node does. `run()` returns when nothing referenced is left:
+/// no ref'd handle (listening server, open socket, active timer, reading stream), no pending
+/// immediate or tick, and no in-flight request such as a name lookup.
+///
+/// Everything except `execute(_:)` must be called on the loop's thread.
+public final class EventLoop: @unchecked Sendable {
+    // @unchecked: only `execute` (a Mutex inbox plus the poller's thread-safe wakeup) is touched
+    // from other threads; every other member is confined to the loop thread and asserts so.
+
+    private struct Registration {
+        var generation: UInt32
+        var handler: any IOHandler
+    }
+
+    let poller: PlatformPoller
+    private var registrations: [Registration?] = []
+    private var nextGeneration: UInt32 = 1
+    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    private var timers = TimerHeap<Timer>()
+    private var timerSequence: UInt64 = 0
+    private var immediates: [() -> Void] = []
+    private var ticks: [() -> Void] = []
+    private var tickHead = 0
+    private var aliveHandles = 0
+    private var pendingRequests = 0
+    private var isStopping = false
+    private var ownerThread: pthread_t
+    private var signalRouter: SignalRouter?
+
+    /// Milliseconds on the monotonic clock, cached once per loop turn (libuv's `uv_now`).
+    public private(set) var now: UInt64
+
+    /// The buffer every socket reads into; its bytes are copied out right-sized before user code sees them.
+    let readBuffer: UnsafeMutableRawBufferPointer
+
+    /// Creates a loop owned by the calling thread. Fails only if the kernel refuses epoll or eventfd.
+    public init() throws(SystemError) {
+        poller = try PlatformPoller()
+        ownerThread = pthread_self()
+        now = Posix.monotonicNanoseconds() / 1_000_000
+        readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+    }
+
+    deinit {
+        signalRouter?.close()
+        poller.close()
+        readBuffer.deallocate()
+    }
+
+    // MARK: - The calling thread's loop
+
+    private static let threadKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { pointer in
+            guard let pointer else { return }
+            Unmanaged<EventLoop>.fromOpaque(pointer).release()
+        }
+        return key
+    }()
+
+    /// The calling thread's default loop, created on first use. In `main.swift` this is the main thread's loop.
+    public static var current: EventLoop {
+        if let pointer = pthread_getspecific(threadKey) {
+            return Unmanaged<EventLoop>.fromOpaque(pointer).takeUnretainedValue()
+        }
+        let loop: EventLoop
+        do {
+            loop = try EventLoop()
+        } catch {
+            fatalError("NetCore: cannot create an event loop: \(error)")
+        }
+        pthread_setspecific(threadKey, Unmanaged.passRetained(loop).toOpaque())
+        return loop
+    }
+
+    /// The default loop of the calling thread (the main thread's, when called from `main.swift`).
+    public static var main: EventLoop { current }
+
+    // MARK: - Thread confinement
+
+    /// Whether the caller is on the loop's thread.
+    public var inLoop: Bool { pthread_equal(ownerThread, pthread_self()) != 0 }
+
+    /// Debug-only check that the caller is on the loop's thread (NIO's `assertInEventLoop`).
+    @inline(__always)
+    public func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {
+        assert(inLoop, "NetCore: loop-confined API used off the loop thread", file: file, line: line)
+    }
+
+    // MARK: - Running
+
+    /// Runs until nothing referenced is left or `stop()` is called.
+    public func run() {
+        ownerThread = pthread_self()
+        isStopping = false
+        while !isStopping {
+            updateTime()
+            runDueTimers()
+            runImmediates()
+            drainTicks()
+            if isStopping || !isAlive { break }
+            let timeout: Int32 = immediates.isEmpty ? pollTimeout() : 0
+            do {
+                try poller.wait(timeoutMilliseconds: timeout) { token, events in
+                    dispatch(token: token, events: events)
+                }
+            } catch {
+                fatalError("NetCore: epoll_wait failed: \(error)")
+            }
+            drainInbox()
+        }
+        isStopping = false
+    }
+
+    /// Makes `run()` return after the current callback. Call `execute { loop.stop() }` from other threads.
+    public func stop() {
+        assertInLoop()
+        isStopping = true
+    }
+
+    private var isAlive: Bool {
+        aliveHandles > 0 || pendingRequests > 0 || !immediates.isEmpty || tickHead < ticks.count
+    }
+
+    private func updateTime() {
+        now = Posix.monotonicNanoseconds() / 1_000_000
+    }
+
+    private func pollTimeout() -> Int32 {
+        guard let first = timers.first else { return -1 }
+        updateTime()
+        if first.deadline <= now { return 0 }
+        return Int32(clamping: first.deadline - now)
+    }
+
+    private func dispatch(token: UInt64, events: ReadyEvents) {
+        let fd = Int(token & 0xFFFF_FFFF)
+        let generation = UInt32(truncatingIfNeeded: token >> 32)
+        // A callback earlier in this batch may have closed the descriptor (and another may reuse its number).
+        guard fd < registrations.count, let registration = registrations[fd], registration.generation == generation
+        else { return }
+        registration.handler.handleIO(events)
+        drainTicks()
+    }
+
+    // MARK: - Registrations
+
+    func register(fd: Int32, interest: Interest, handler: any IOHandler) throws(SystemError) {
+        let index = Int(fd)
+        if index >= registrations.count {
+            registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))
+        }
+        let generation = nextGeneration
+        nextGeneration &+= 1
+        try poller.register(fd: fd, token: UInt64(generation) << 32 | UInt64(UInt32(fd)), interest: interest)
+        registrations[index] = Registration(generation: generation, handler: handler)
+    }
+
+    func modify(fd: Int32, interest: Interest) throws(SystemError) {
+        guard let registration = registrations[Int(fd)] else { return }
+        try poller.modify(fd: fd, token: UInt64(registration.generation) << 32 | UInt64(UInt32(fd)), interest: interest)
+    }
+
+    func unregister(fd: Int32) {
+        let index = Int(fd)
+        guard index < registrations.count, registrations[index] != nil else { return }
+        poller.unregister(fd: fd)
+        registrations[index] = nil
+    }
+
+    // MARK: - Liveness
+
+    /// Moves a handle in or out of the set that keeps `run()` going. `counted` is the handle's own flag.
+    func setAlive(_ counted: inout Bool, _ alive: Bool) {
+        guard counted != alive else { return }
+        counted = alive
+        aliveHandles += alive ? 1 : -1
+    }
+
+    func beginRequest() { pendingRequests += 1 }
+    func endRequest() { pendingRequests -= 1 }
+
+    // MARK: - Queues
+
+    /// Runs `body` after the current callback, before any I/O or timer (Node's `process.nextTick`).
+    public func nextTick(_ body: @escaping () -> Void) {
+        assertInLoop()
+        ticks.append(body)
+    }
+
+    /// Runs `body` on the next loop turn, after due timers (Node's `setImmediate`).
+    public func setImmediate(_ body: @escaping () -> Void) {
+        assertInLoop()
+        immediates.append(body)
+    }
+
+    /// Runs `body` on the loop thread. The only member that is safe to call from any thread.
+    /// Work posted to a loop that is not running waits for the next `run()`.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        inbox.withLock { $0.append(body) }
+        poller.wakeup()
+    }
+
+    private func drainTicks() {
+        while tickHead < ticks.count {
+            let tick = ticks[tickHead]
+            tickHead += 1
+            tick()
+        }
+        ticks.removeAll(keepingCapacity: true)
+        tickHead = 0
+    }
+
+    private func runImmediates() {
+        guard !immediates.isEmpty else { return }
+        let batch = immediates
+        immediates.removeAll(keepingCapacity: true)
+        for immediate in batch {
+            immediate()
+            drainTicks()
+        }
+    }
+
+    private func drainInbox() {
+        let batch = inbox.withLock { inbox -> [@Sendable () -> Void] in
+            let batch = inbox
+            inbox.removeAll()
+            return batch
+        }
+        for work in batch {
+            work()
+            drainTicks()
+        }
+    }
+
+    // MARK: - Timers
+
+    /// Calls `body` once after `milliseconds` (Node's `setTimeout`). The timer keeps the loop alive unless unref'd.
+    @discardableResult
+    public func setTimeout(_ milliseconds: Int, _ body: @escaping () -> Void) -> Timer {
+        assertInLoop()
+        let timer = Timer(loop: self, delay: UInt64(max(1, milliseconds)), repeats: false, callback: body)
+        schedule(timer)
+        return timer
+    }
+
+    /// Calls `body` every `milliseconds` until cancelled (Node's `setInterval`).
+    @discardableResult
+    public func setInterval(_ milliseconds: Int, _ body: @escaping () -> Void) -> Timer {
+        assertInLoop()
+        let timer = Timer(loop: self, delay: UInt64(max(1, milliseconds)), repeats: true, callback: body)
+        schedule(timer)
+        return timer
+    }
+
+    func schedule(_ timer: Timer) {
+        timerSequence += 1
+        timer.sequence = timerSequence
+        timers.insert(.init(deadline: now + timer.delay, sequence: timerSequence, element: timer))
+        timer.setActive(true)
+    }
+
+    private func runDueTimers() {
+        while let first = timers.first, first.deadline <= now {
+            _ = timers.popFirst()
+            let timer = first.element
+            // A cancelled or rescheduled timer leaves a stale entry behind; its sequence no longer matches.
+            guard timer.isActive, timer.sequence == first.sequence else { continue }
+            if timer.repeats {
+                schedule(timer)
+            } else {
+                timer.setActive(false)
+            }
+            timer.callback()
+            drainTicks()
+        }
+    }
+
+    // MARK: - Signals
+
+    /// Calls `handler` on the loop each time `signal` (e.g. `SIGINT`) arrives. The watcher does not keep the
+    /// loop alive unless you call `ref()` on it, as with Node's `process.on('SIGINT')`.
+    @discardableResult
+    public func onSignal(_ signal: Int32, _ handler: @escaping () -> Void) -> SignalWatcher {
+        assertInLoop()
+        let router: SignalRouter
+        if let existing = signalRouter {
+            router = existing
+        } else {
+            do {
+                router = try SignalRouter(loop: self)
+            } catch {
+                fatalError("NetCore: cannot create the signal pipe: \(error)")
+            }
+            signalRouter = router
+        }
+        let watcher = SignalWatcher(loop: self, router: router, signal: signal, handler: handler)
+        router.add(watcher)
+        return watcher
+    }
+}

@@ -1,0 +1,171 @@
+@preconcurrency import Glibc
+import CNetCoreShims
+
+/// The outcome of a non-blocking call: it did something, or it would have blocked.
+/// Would-block is a value, not an error (STYLE.md §2.2).
+enum IOResult<Value> {
+    case processed(Value)
+    case wouldBlock
+}
+
+/// Runs a libc call that returns -1 and sets errno on failure. Retries on EINTR; EAGAIN becomes `.wouldBlock`.
+@inline(__always)
+func syscall<T: FixedWidthInteger>(_ name: String, _ body: () -> T) throws(SystemError) -> IOResult<T> {
+    while true {
+        let result = body()
+        if result >= 0 { return .processed(result) }
+        let err = errno
+        switch err {
+        case EINTR: continue
+        case EAGAIN, EWOULDBLOCK: return .wouldBlock
+        default: throw SystemError(errno: err, syscall: name)
+        }
+    }
+}
+
+/// Like `syscall`, for calls that never legitimately return EAGAIN (bind, listen, setsockopt, …).
+@inline(__always)
+@discardableResult
+func syscallChecked<T: FixedWidthInteger>(_ name: String, _ body: () -> T) throws(SystemError) -> T {
+    while true {
+        let result = body()
+        if result >= 0 { return result }
+        let err = errno
+        if err == EINTR { continue }
+        throw SystemError(errno: err, syscall: name)
+    }
+}
+
+/// One static function per system call NetCore makes. Nothing outside `Platform/` calls libc for I/O.
+enum Posix {
+    static func socket(domain: Int32, type: Int32) throws(SystemError) -> Int32 {
+        let flags = Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue)
+        return try syscallChecked("socket") { Glibc.socket(domain, type | flags, 0) }
+    }
+
+    static func accept(_ fd: Int32) throws(SystemError) -> IOResult<Int32> {
+        let flags = Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue)
+        return try syscall("accept") { netcore_accept4(fd, nil, nil, flags) }
+    }
+
+    /// `send` with MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE.
+    static func send(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try syscall("write") { Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// `sendmsg` with MSG_NOSIGNAL over a gather list.
+    static func sendmsg(_ fd: Int32, _ iovecs: UnsafeMutableBufferPointer<iovec>) throws(SystemError) -> IOResult<Int> {
+        var header = msghdr()
+        header.msg_iov = iovecs.baseAddress
+        header.msg_iovlen = iovecs.count
+        return try syscall("write") { Glibc.sendmsg(fd, &header, Int32(MSG_NOSIGNAL)) }
+    }
+
+    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try syscall("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Starts a non-blocking connect. `true` if it completed at once, `false` if it is in progress.
+    static func connect(_ fd: Int32, _ address: SocketAddress) throws(SystemError) -> Bool {
+        while true {
+            let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+            if rc == 0 { return true }
+            let err = errno
+            switch err {
+            case EINTR: continue
+            case EINPROGRESS, EAGAIN: return false
+            default: throw SystemError(errno: err, syscall: "connect")
+            }
+        }
+    }
+
+    static func bind(_ fd: Int32, _ address: SocketAddress) throws(SystemError) {
+        try syscallChecked("bind") { address.withSockAddr { Glibc.bind(fd, $0, $1) } }
+    }
+
+    static func listen(_ fd: Int32, backlog: Int32) throws(SystemError) {
+        try syscallChecked("listen") { Glibc.listen(fd, backlog) }
+    }
+
+    static func shutdownWrite(_ fd: Int32) throws(SystemError) {
+        try syscallChecked("shutdown") { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
+        var value = value
+        try syscallChecked("setsockopt") {
+            Glibc.setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    /// The pending error of a socket (SO_ERROR), which is how a non-blocking connect reports its result.
+    static func pendingError(_ fd: Int32) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if Glibc.getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) != 0 { return errno }
+        return value
+    }
+
+    static func localAddress(_ fd: Int32) -> SocketAddress? {
+        SocketAddress.fromKernel { Glibc.getsockname(fd, $0, $1) }
+    }
+
+    static func peerAddress(_ fd: Int32) -> SocketAddress? {
+        SocketAddress.fromKernel { Glibc.getpeername(fd, $0, $1) }
+    }
+
+    /// close(2) without EINTR retry: on Linux the descriptor is gone even then (STYLE.md §2.3).
+    static func close(_ fd: Int32) {
+        let rc = Glibc.close(fd)
+        if rc != 0 {
+            let err = errno
+            precondition(err != EBADF, "close(\(fd)) on a descriptor that was not open: double close")
+        }
+    }
+
+    /// A non-blocking, close-on-exec pipe: `(read end, write end)`.
+    static func pipe() throws(SystemError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        try syscallChecked("pipe2") { netcore_pipe_cloexec_nonblock(&fds) }
+        return (fds[0], fds[1])
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// File type bits of `path` without following a final symlink, or nil if it does not exist.
+    static func fileType(atPath path: String) -> mode_t? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return info.st_mode & S_IFMT
+    }
+
+    /// `(device, inode)` of `path`, used to unlink only the socket file we created.
+    static func fileIdentity(atPath path: String) -> (UInt, UInt)? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return (UInt(info.st_dev), UInt(info.st_ino))
+    }
+
+    static func unlink(_ path: String) throws(SystemError) {
+        try syscallChecked("unlink") { Glibc.unlink(path) }
+    }
+
+    static func chmod(_ path: String, _ mode: mode_t) throws(SystemError) {
+        try syscallChecked("chmod") { Glibc.chmod(path, mode) }
+    }
+
+    /// Whether `fd` can be watched by epoll (regular files and /dev/null cannot: EPERM).
+    static func fileStatus(_ fd: Int32) -> mode_t? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return info.st_mode & S_IFMT
+    }
+}
