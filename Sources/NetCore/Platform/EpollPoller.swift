@@ -33,7 +33,8 @@ final class EpollPoller: Poller {
 
     private func control(_ op: Int32, fd: Int32, token: UInt64, interest: Interest) throws(SystemError) {
         var event = epoll_event()
-        var bits = EPOLLRDHUP.rawValue
+        // No EPOLLRDHUP: read() returning 0 already tells us, and level-triggered RDHUP would spin a paused socket.
+        var bits: UInt32 = 0
         if interest.contains(.read) { bits |= EPOLLIN.rawValue }
         if interest.contains(.write) { bits |= EPOLLOUT.rawValue }
         event.events = bits

@@ -77,7 +77,7 @@ enum Posix {
             let err = errno
             switch err {
             case EINTR: continue
-            case EINPROGRESS, EAGAIN: return false
+            case EINPROGRESS: return false
             default: throw SystemError(errno: err, syscall: "connect")
             }
         }
@@ -167,5 +167,23 @@ enum Posix {
         var info = stat()
         guard fstat(fd, &info) == 0 else { return nil }
         return info.st_mode & S_IFMT
+    }
+}
+
+extension Posix {
+    /// A spare descriptor (on /dev/null) held so that EMFILE can be handled by briefly freeing it (libuv's trick).
+    static func openReserve() -> Int32? {
+        let fd = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// A blocking probe: can a client connect to the Unix socket at `address` right now?
+    /// Used to tell a stale socket file (ECONNREFUSED) from a live server.
+    static func probeUnixSocket(_ address: SocketAddress) -> Int32 {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+        return rc == 0 ? 0 : errno
     }
 }

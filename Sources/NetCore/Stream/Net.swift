@@ -1,0 +1,2 @@
+/// Node's `net` module: factory functions for servers and connections.
+public enum Net {}

@@ -1,0 +1,212 @@
+@preconcurrency import Glibc
+
+extension Socket {
+    // MARK: - Writing
+
+    /// Queues `parts` for sending, gathered into one `sendmsg` when possible. Returns false once the queue is at or
+    /// above `writableHighWaterMark`; wait for `drain` before writing more. Writes before the connection is up are
+    /// sent after it. Writing after `end()` (or after the peer ended a socket that does not allow half-open) makes
+    /// the socket emit `error` and close.
+    @discardableResult
+    public func write(_ parts: Buffer...) -> Bool {
+        write(contentsOf: parts)
+    }
+
+    /// Queues the UTF-8 bytes of `string`; see `write(_:)`.
+    @discardableResult
+    public func write(_ string: String) -> Bool {
+        write(contentsOf: CollectionOfOne(Buffer(string)))
+    }
+
+    /// Queues `bytes`; see `write(_:)`.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        write(contentsOf: CollectionOfOne(Buffer(bytes)))
+    }
+
+    /// Queues every buffer of `parts` in order; see `write(_:)`.
+    @discardableResult
+    public func write(contentsOf parts: some Collection<Buffer>) -> Bool {
+        loop.assertInLoop()
+        if isDestroyed {
+            // Node reports this to a write callback only; there is no `error` event on a destroyed stream.
+            return false
+        }
+        if endCalled {
+            destroy(peerEnded && !allowHalfOpen ? .endedByOtherParty : .writeAfterEnd)
+            return false
+        }
+        var total = 0
+        for part in parts {
+            total += part.count
+            writeQueue.append(part.bytes)
+        }
+        bytesWritten += total
+        // Node computes the return value from the queue length including this write, before trying to send it.
+        let belowMark = writeQueue.byteCount < writableHighWaterMark
+        if !belowMark { needDrain = true }
+        if !isConnecting && fd != nil {
+            flushWrites()
+        }
+        return belowMark
+    }
+
+    /// Writes what the kernel takes now; the rest waits for writability.
+    func flushWrites() {
+        guard let fd = fd?.rawValue, !isDestroyed else { return }
+        let result: WriteQueue.FlushResult
+        do {
+            result = try writeQueue.flush(
+                writeOne: { buffer throws(SystemError) in try Posix.send(fd, buffer) },
+                writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) })
+        } catch {
+            destroy(SocketError(error))
+            return
+        }
+        touch()
+        if result == .drained {
+            if needDrain {
+                needDrain = false
+                loop.nextTick { [self] in
+                    if !isDestroyed { drainListeners.emit(()) }
+                }
+            }
+            if endCalled && !shutdownSent {
+                sendShutdown()
+            }
+        }
+        updateInterest()
+    }
+
+    /// Half-closes the socket: sends FIN once everything queued is written, then emits `finish`. The socket closes
+    /// when the peer has ended too (or at once if it already has).
+    @discardableResult
+    public func end(_ callback: (() -> Void)? = nil) -> Socket {
+        loop.assertInLoop()
+        if let callback { finishListeners.appendOnce(callback) }
+        guard !endCalled, !isDestroyed else { return self }
+        endCalled = true
+        if !isConnecting && fd != nil && writeQueue.isEmpty {
+            sendShutdown()
+        }
+        return self
+    }
+
+    /// Writes `data`, then ends; see `end(_:)`.
+    @discardableResult
+    public func end(_ data: Buffer, _ callback: (() -> Void)? = nil) -> Socket {
+        write(data)
+        return end(callback)
+    }
+
+    /// shutdown(SHUT_WR) after the queue drained; `finish` follows on the next tick.
+    func sendShutdown() {
+        guard let fd = fd?.rawValue, !shutdownSent else { return }
+        shutdownSent = true
+        do {
+            try Posix.shutdownWrite(fd)
+        } catch where error.errno == ENOTCONN {
+            // The peer is already gone; the read side will report it.
+        } catch {
+            destroy(SocketError(error))
+            return
+        }
+        loop.nextTick { [self] in
+            guard !isDestroyed else { return }
+            finishEmitted = true
+            finishListeners.emit(())
+            // Node's autoDestroy: both sides done.
+            if endEmitted && !isDestroyed { destroy() }
+        }
+    }
+
+    // MARK: - Destroying
+
+    /// Closes the socket at once, dropping queued writes. Emits `close(false)`, or `error` then `close(true)` when
+    /// given an error, on the next tick. Later calls do nothing.
+    public func destroy(_ error: SocketError? = nil) {
+        loop.assertInLoop()
+        guard !isDestroyed else { return }
+        isDestroyed = true
+        idleTimer?.cancel()
+        idleTimer = nil
+        if let fd {
+            if isRegistered { loop.unregister(fd: fd.rawValue) }
+            isRegistered = false
+            fd.close()
+        }
+        writeQueue.removeAll()
+        unconsumed.removeAll()
+        isConnecting = false
+        let server = self.server
+        self.server = nil
+        loop.nextTick { [self] in
+            if let error {
+                if errorListeners.isEmpty {
+                    reportUnhandled(error, on: "socket")
+                } else {
+                    errorListeners.emit(error)
+                }
+            }
+            closeListeners.emit(error != nil)
+            updateAlive()
+            releaseListeners()
+        }
+        server?.connectionDidClose()
+    }
+
+    /// After `close`, listeners are dropped so closures that capture the socket do not keep it alive.
+    private func releaseListeners() {
+        connectListeners.removeAll()
+        readyListeners.removeAll()
+        dataListeners.removeAll()
+        endListeners.removeAll()
+        finishListeners.removeAll()
+        closeListeners.removeAll()
+        errorListeners.removeAll()
+        drainListeners.removeAll()
+        timeoutListeners.removeAll()
+    }
+
+    /// Ends the socket once queued writes are flushed, then closes (Node's `destroySoon`).
+    public func destroySoon() {
+        if endCalled && finishEmitted {
+            destroy()
+        } else {
+            finishListeners.appendOnce { [self] in destroy() }
+            end()
+        }
+    }
+
+    /// Sends a TCP RST instead of FIN (SO_LINGER 0), then destroys (Node's `resetAndDestroy`).
+    public func resetAndDestroy() {
+        if let fd = fd?.rawValue {
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        }
+        destroy()
+    }
+
+    // MARK: - Options
+
+    /// Disables Nagle's algorithm (TCP_NODELAY) when `noDelay` is true. Ignored for Unix sockets.
+    @discardableResult
+    public func setNoDelay(_ noDelay: Bool = true) -> Socket {
+        if let fd = fd?.rawValue, remoteSocketAddress?.family != .unix {
+            try? Posix.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, noDelay ? 1 : 0)
+        }
+        return self
+    }
+
+    /// Enables TCP keep-alive probes after `initialDelay` milliseconds of idleness (0 keeps the system default).
+    @discardableResult
+    public func setKeepAlive(_ enable: Bool = false, initialDelay: Int = 0) -> Socket {
+        if let fd = fd?.rawValue, remoteSocketAddress?.family != .unix {
+            try? Posix.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0)
+            if enable && initialDelay > 0 {
+                try? Posix.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, Int32(max(1, initialDelay / 1000)))
+            }
+        }
+        return self
+    }
+}

@@ -1,0 +1,386 @@
+/// A TCP or Unix-domain stream socket with Node's `net.Socket` semantics.
+///
+/// Events arrive in Node's order: `data* → end → finish → close(false)` for a clean close; `destroy()` gives only
+/// `close(false)`; `destroy(error)` and a peer reset give `error` then `close(true)`. Error, close and failed-connect
+/// events never fire inside the call that caused them. Loop-confined: use it on its loop's thread only.
+public final class Socket: IOHandler {
+    /// Node's `socket.readyState`.
+    public enum ReadyState: String, Sendable {
+        case opening, open, readOnly, writeOnly, closed
+    }
+
+    /// Text encodings for `setEncoding`.
+    public enum Encoding: Sendable {
+        /// UTF-8, decoded across chunk boundaries (Node's StringDecoder contract).
+        case utf8
+    }
+
+    /// The loop this socket lives on.
+    public let loop: EventLoop
+    /// Whether the socket stays writable after the peer's FIN until `end()` is called (Node's `allowHalfOpen`).
+    public let allowHalfOpen: Bool
+    /// `write()` returns false once this many bytes are queued (Node's `writableHighWaterMark`, 16 KiB).
+    public var writableHighWaterMark = 16 * 1024
+
+    var fd: FileDescriptor?
+    var server: Server?
+    var interest: Interest = []
+    var isRegistered = false
+    var isConnecting = false
+    /// Addresses still to try if the current connection attempt fails, and the one being tried.
+    var connectCandidates: [SocketAddress] = []
+    var connectTarget: SocketAddress?
+
+    var isDestroyed = false
+    var readEnded = false
+    var endEmitted = false
+    var endCalled = false
+    var shutdownSent = false
+    var finishEmitted = false
+    var peerEnded = false
+    /// nil until data is wanted (Node's `readableFlowing`): true after `resume()` or a data listener, false after `pause()`.
+    private var flowing: Bool?
+    /// Bytes read while nobody listened for `data`, delivered when someone does (bounded by `readableHighWaterMark`).
+    var unconsumed: [Buffer] = []
+    private var unconsumedBytes = 0
+    var writeQueue = WriteQueue()
+    var needDrain = false
+    private var decoder: UTF8StreamDecoder?
+    private var isReferenced = true
+    private var isCountedAlive = false
+    private var idleTimeout = 0
+    var idleTimer: Timer?
+    private var idleTimerArmed = false
+    private var lastActivity: UInt64 = 0
+
+    /// Bytes received.
+    public private(set) var bytesRead = 0
+    /// Bytes accepted by `write()` (sent or still queued), as Node counts them.
+    public internal(set) var bytesWritten = 0
+    /// The address of the other end, once connected.
+    public private(set) var remoteSocketAddress: SocketAddress?
+    /// The local address, once connected.
+    public private(set) var localSocketAddress: SocketAddress?
+
+    var connectListeners = Listeners<Void>()
+    var readyListeners = Listeners<Void>()
+    var dataListeners = Listeners<Buffer>()
+    var endListeners = Listeners<Void>()
+    var finishListeners = Listeners<Void>()
+    var closeListeners = Listeners<Bool>()
+    var errorListeners = Listeners<SocketError>()
+    var drainListeners = Listeners<Void>()
+    var timeoutListeners = Listeners<Void>()
+
+    /// How many bytes are buffered for a socket with no `data` listener before it stops reading from the kernel.
+    static let readableHighWaterMark = 16 * 1024
+    /// Reads per readiness event, so one busy peer cannot starve the others (libuv reads 32, NIO 4).
+    static let readsPerEvent = 16
+
+    /// A socket that is not connected yet; call `connect(port:host:)` or `connect(path:)`.
+    public init(loop: EventLoop = .current, allowHalfOpen: Bool = false) {
+        self.loop = loop
+        self.allowHalfOpen = allowHalfOpen
+    }
+
+    /// A socket for a descriptor returned by accept.
+    init(accepted rawFD: Int32, server: Server) {
+        self.loop = server.loop
+        self.allowHalfOpen = server.allowHalfOpen
+        self.fd = FileDescriptor(rawFD)
+        self.server = server
+        if server.pauseOnConnect { flowing = false }
+        didConnect()
+    }
+
+    // MARK: - State
+
+    /// Node's `readyState`: `opening`, `open`, `readOnly`, `writeOnly` or `closed`.
+    public var readyState: ReadyState {
+        if isConnecting { return .opening }
+        let readable = !isDestroyed && !endEmitted
+        let writable = !isDestroyed && !endCalled
+        switch (readable, writable) {
+        case (true, true): return .open
+        case (true, false): return .readOnly
+        case (false, true): return .writeOnly
+        case (false, false): return .closed
+        }
+    }
+
+    /// Whether `destroy()` has been called or the socket closed itself.
+    public var destroyed: Bool { isDestroyed }
+    /// Whether a connection attempt is in progress.
+    public var connecting: Bool { isConnecting }
+    /// Whether `end()` has been called.
+    public var writableEnded: Bool { endCalled }
+    /// Bytes queued in user space, waiting for the kernel (Node's `writableLength`).
+    public var writableLength: Int { writeQueue.byteCount }
+    /// Whether reading has been paused with `pause()`.
+    public var isPaused: Bool { flowing == false }
+
+    /// The remote IP address (Node's `remoteAddress`), nil for Unix sockets and before connecting.
+    public var remoteAddress: String? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.host } }
+    /// The remote port, nil for Unix sockets and before connecting.
+    public var remotePort: Int? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.port } }
+    /// `"IPv4"` or `"IPv6"`, nil for Unix sockets.
+    public var remoteFamily: String? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.family.rawValue } }
+    /// The local IP address, nil for Unix sockets.
+    public var localAddress: String? { localSocketAddress.flatMap { $0.family == .unix ? nil : $0.host } }
+    /// The local port, nil for Unix sockets.
+    public var localPort: Int? { localSocketAddress.flatMap { $0.family == .unix ? nil : $0.port } }
+    /// The local address (Node's `socket.address()`).
+    public func address() -> SocketAddress? { localSocketAddress }
+
+    // MARK: - Connection established
+
+    /// Called when a connection is up: accepted, or connect completed.
+    func didConnect() {
+        isConnecting = false
+        connectCandidates = []
+        if let fd = fd?.rawValue {
+            remoteSocketAddress = Posix.peerAddress(fd)
+            localSocketAddress = Posix.localAddress(fd)
+        }
+        touch()
+        updateAlive()
+        if server == nil {
+            connectListeners.emit(())
+            readyListeners.emit(())
+            guard !isDestroyed else { return }
+        }
+        if !writeQueue.isEmpty {
+            flushWrites()
+        } else if endCalled {
+            sendShutdown()
+        }
+        updateInterest()
+    }
+
+    // MARK: - Reading
+
+    private var wantsRead: Bool {
+        guard !isDestroyed, !isConnecting, !readEnded, fd != nil, flowing != false else { return false }
+        return !dataListeners.isEmpty || unconsumedBytes < Self.readableHighWaterMark
+    }
+
+    /// Makes sure the poller watches exactly what we need now; an empty interest leaves the epoll set entirely,
+    /// because level-triggered HUP/ERR would otherwise be reported forever for a paused socket.
+    func updateInterest() {
+        guard let fd = fd?.rawValue, !isDestroyed else { return }
+        var wanted: Interest = []
+        if isConnecting || !writeQueue.isEmpty { wanted.insert(.write) }
+        if wantsRead { wanted.insert(.read) }
+        guard wanted != interest || (isRegistered != !wanted.isEmpty) else { return }
+        do {
+            if wanted.isEmpty {
+                loop.unregister(fd: fd)
+                isRegistered = false
+            } else if isRegistered {
+                try loop.modify(fd: fd, interest: wanted)
+            } else {
+                try loop.register(fd: fd, interest: wanted, handler: self)
+                isRegistered = true
+            }
+            interest = wanted
+        } catch {
+            destroy(SocketError(error))
+        }
+    }
+
+    func handleIO(_ events: ReadyEvents) {
+        if isConnecting {
+            finishConnect()
+            return
+        }
+        if interest.contains(.read) && !events.isDisjoint(with: [.read, .hangup, .error]) {
+            readFromKernel()
+        }
+        if !isDestroyed && interest.contains(.write) && !events.isDisjoint(with: [.write, .hangup, .error]) {
+            flushWrites()
+        }
+    }
+
+    private func readFromKernel() {
+        let buffer = loop.readBuffer
+        for _ in 0..<Self.readsPerEvent {
+            guard wantsRead, let fd = fd?.rawValue else { return }
+            let count: Int
+            do {
+                guard case .processed(let n) = try Posix.read(fd, buffer) else { return }
+                count = n
+            } catch {
+                destroy(SocketError(error))
+                return
+            }
+            if count == 0 {
+                didReceiveEOF()
+                return
+            }
+            bytesRead += count
+            touch()
+            deliver(Buffer(copying: UnsafeRawBufferPointer(rebasing: buffer[0..<count])))
+            // A short read means the kernel buffer is empty; don't spend a syscall to learn that again.
+            if count < buffer.count { return }
+        }
+    }
+
+    private func deliver(_ chunk: Buffer) {
+        var chunk = chunk
+        if decoder != nil {
+            let text = chunk.bytes.withUnsafeBytes { decoder!.write($0) }
+            if text.isEmpty { return }
+            chunk = Buffer(text)
+        }
+        if dataListeners.isEmpty || flowing == false {
+            unconsumed.append(chunk)
+            unconsumedBytes += chunk.count
+            if !wantsRead { updateInterest() }
+        } else {
+            dataListeners.emit(chunk)
+        }
+    }
+
+    /// Hands buffered chunks to `data` listeners, then emits a deferred `end`.
+    private func flushUnconsumed() {
+        while !unconsumed.isEmpty && flowing != false && !isDestroyed {
+            let chunk = unconsumed.removeFirst()
+            unconsumedBytes -= chunk.count
+            dataListeners.emit(chunk)
+        }
+        if unconsumed.isEmpty && readEnded && !endEmitted && !isDestroyed {
+            emitEnd()
+        }
+        updateInterest()
+    }
+
+    private func didReceiveEOF() {
+        readEnded = true
+        updateInterest()
+        if unconsumed.isEmpty {
+            emitEnd()
+        }
+    }
+
+    private func emitEnd() {
+        guard !endEmitted else { return }
+        if var decoder {
+            let tail = decoder.end()
+            self.decoder = decoder
+            if !tail.isEmpty { dataListeners.emit(Buffer(tail)) }
+            guard !isDestroyed else { return }
+        }
+        endEmitted = true
+        peerEnded = true
+        endListeners.emit(())
+        guard !isDestroyed else { return }
+        // Node's endReadableNT: end our side on the next tick unless half-open is allowed,
+        // or destroy now if our side has already finished.
+        if !endCalled && !allowHalfOpen {
+            loop.nextTick { [self] in end() }
+        } else if finishEmitted {
+            destroy()
+        }
+    }
+
+    /// Stops reading from the kernel; data stays in the kernel's buffer (flow control reaches the peer).
+    @discardableResult
+    public func pause() -> Socket {
+        flowing = false
+        updateInterest()
+        return self
+    }
+
+    /// Starts or restarts reading, first delivering anything buffered while paused.
+    @discardableResult
+    public func resume() -> Socket {
+        flowing = true
+        if !unconsumed.isEmpty || (readEnded && !endEmitted) {
+            loop.nextTick { [self] in flushUnconsumed() }
+        }
+        updateInterest()
+        return self
+    }
+
+    /// Decodes incoming bytes as text: `data` chunks then hold only whole characters, and a truncated
+    /// trailing sequence becomes U+FFFD before `end`.
+    @discardableResult
+    public func setEncoding(_ encoding: Encoding = .utf8) -> Socket {
+        if decoder == nil { decoder = UTF8StreamDecoder() }
+        return self
+    }
+
+    /// Called when the first `data` listener is added: switch to flowing mode unless paused explicitly.
+    func didAddDataListener() {
+        guard flowing != false else { return }
+        flowing = true
+        if !unconsumed.isEmpty || (readEnded && !endEmitted) {
+            loop.nextTick { [self] in flushUnconsumed() }
+        }
+        updateInterest()
+    }
+
+    // MARK: - Liveness and timeouts
+
+    func updateAlive() {
+        loop.setAlive(&isCountedAlive, isReferenced && !isDestroyed && (fd != nil || isConnecting))
+    }
+
+    /// Lets the loop end while this socket is open (Node's `socket.unref()`).
+    @discardableResult
+    public func unref() -> Socket {
+        isReferenced = false
+        updateAlive()
+        return self
+    }
+
+    /// Makes this socket keep the loop alive again.
+    @discardableResult
+    public func ref() -> Socket {
+        isReferenced = true
+        updateAlive()
+        return self
+    }
+
+    /// Records activity for the idle timeout.
+    @inline(__always)
+    func touch() {
+        lastActivity = loop.now
+        if idleTimeout > 0 && !idleTimerArmed { armIdleTimer(after: idleTimeout) }
+    }
+
+    /// Emits `timeout` after `milliseconds` without reads or writes; 0 disables. The socket is not closed:
+    /// that is the listener's decision, as in Node. The timer does not keep the loop alive.
+    @discardableResult
+    public func setTimeout(_ milliseconds: Int, _ callback: (() -> Void)? = nil) -> Socket {
+        idleTimeout = max(0, milliseconds)
+        if let callback { timeoutListeners.appendOnce(callback) }
+        idleTimer?.cancel()
+        idleTimerArmed = false
+        if idleTimeout > 0 && !isDestroyed {
+            lastActivity = loop.now
+            armIdleTimer(after: idleTimeout)
+        }
+        return self
+    }
+
+    private func armIdleTimer(after milliseconds: Int) {
+        idleTimerArmed = true
+        idleTimer = loop.setTimeout(milliseconds) { [weak self] in self?.idleTimerFired() }.unref()
+    }
+
+    private func idleTimerFired() {
+        idleTimerArmed = false
+        guard idleTimeout > 0, !isDestroyed else { return }
+        let idle = Int(loop.now &- lastActivity)
+        if idle >= idleTimeout {
+            // Fires once per idle period; the next activity re-arms it (Node refreshes on activity).
+            timeoutListeners.emit(())
+        } else {
+            armIdleTimer(after: idleTimeout - idle)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension Socket: Sendable {}
