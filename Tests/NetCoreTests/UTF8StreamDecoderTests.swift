@@ -87,7 +87,7 @@ import Testing
         #expect(decoder.write([0x98, 0x80]) == "\u{1F600}")
     }
 
-    @Test func write_acceptsRawBufferSlice_withoutCopying() {
+    @Test func write_decodesRawBufferSlices_likeArrayChunks() {
         let bytes: [UInt8] = [0x78, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0x79]
         var decoder = UTF8StreamDecoder()
         let text = bytes.withUnsafeBytes { raw in

@@ -28,7 +28,7 @@ public final class EventLoop: @unchecked Sendable {
     private var registrations: [Registration?] = []
     private var nextGeneration: UInt32 = 1
     private let inbox = Mutex<[@Sendable () -> Void]>([])
-    private var timers = TimerHeap<Timer>()
+    private var timers = TimerHeap<Timeout>()
     private var timerSequence: UInt64 = 0
     private var immediates: [() -> Void] = []
     private var ticks: [() -> Void] = []
@@ -105,6 +105,8 @@ public final class EventLoop: @unchecked Sendable {
     public func run() {
         ownerThread = pthread_self()
         isStopping = false
+        // Ticks queued by the code that set the loop up run first, as Node drains them after the main script.
+        drainTicks()
         while !isStopping {
             updateTime()
             runDueTimers()
@@ -249,23 +251,23 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Calls `body` once after `milliseconds` (Node's `setTimeout`). The timer keeps the loop alive unless unref'd.
     @discardableResult
-    public func setTimeout(_ milliseconds: Int, _ body: @escaping () -> Void) -> Timer {
+    public func setTimeout(_ milliseconds: Int, _ body: @escaping () -> Void) -> Timeout {
         assertInLoop()
-        let timer = Timer(loop: self, delay: UInt64(max(1, milliseconds)), repeats: false, callback: body)
+        let timer = Timeout(loop: self, delay: UInt64(max(1, milliseconds)), repeats: false, callback: body)
         schedule(timer)
         return timer
     }
 
     /// Calls `body` every `milliseconds` until cancelled (Node's `setInterval`).
     @discardableResult
-    public func setInterval(_ milliseconds: Int, _ body: @escaping () -> Void) -> Timer {
+    public func setInterval(_ milliseconds: Int, _ body: @escaping () -> Void) -> Timeout {
         assertInLoop()
-        let timer = Timer(loop: self, delay: UInt64(max(1, milliseconds)), repeats: true, callback: body)
+        let timer = Timeout(loop: self, delay: UInt64(max(1, milliseconds)), repeats: true, callback: body)
         schedule(timer)
         return timer
     }
 
-    func schedule(_ timer: Timer) {
+    func schedule(_ timer: Timeout) {
         timerSequence += 1
         timer.sequence = timerSequence
         timers.insert(.init(deadline: now + timer.delay, sequence: timerSequence, element: timer))

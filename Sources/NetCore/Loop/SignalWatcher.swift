@@ -99,10 +99,10 @@ final class SignalRouter: IOHandler {
         }
     }
 
+    /// Called from the loop's deinit, so it must not touch `loop`; closing the epoll set drops the registration.
     func close() {
         for signal in Set(watchers.map(\.signal)) { _ = netcore_signal_reset(signal) }
         watchers.removeAll()
-        loop.unregister(fd: readEnd.rawValue)
         readEnd.close()
         writeEnd.close()
     }

@@ -49,7 +49,7 @@ public final class Socket: IOHandler {
     private var isReferenced = true
     private var isCountedAlive = false
     private var idleTimeout = 0
-    var idleTimer: Timer?
+    var idleTimer: Timeout?
     private var idleTimerArmed = false
     private var lastActivity: UInt64 = 0
 

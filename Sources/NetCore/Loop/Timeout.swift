@@ -1,5 +1,5 @@
-/// A one-shot or repeating timer made by `EventLoop.setTimeout` or `setInterval`.
-public final class Timer {
+/// A one-shot or repeating timer (Node's `Timeout`) made by `EventLoop.setTimeout` or `setInterval`.
+public final class Timeout {
     unowned let loop: EventLoop
     let delay: UInt64
     let repeats: Bool
@@ -35,7 +35,7 @@ public final class Timer {
 
     /// Lets `run()` return while this timer is still pending (Node's `timeout.unref()`).
     @discardableResult
-    public func unref() -> Timer {
+    public func unref() -> Timeout {
         isReferenced = false
         loop.setAlive(&isCountedAlive, false)
         return self
@@ -43,7 +43,7 @@ public final class Timer {
 
     /// Makes this timer keep the loop running again.
     @discardableResult
-    public func ref() -> Timer {
+    public func ref() -> Timeout {
         isReferenced = true
         loop.setAlive(&isCountedAlive, isActive)
         return self
@@ -54,4 +54,4 @@ public final class Timer {
 }
 
 @available(*, unavailable)
-extension Timer: Sendable {}
+extension Timeout: Sendable {}

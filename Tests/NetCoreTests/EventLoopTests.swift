@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import NetCore
+
+@Suite struct EventLoopTests {
+    @Test func run_returnsImmediately_whenNothingIsScheduled() throws {
+        let loop = try EventLoop()
+        loop.run()  // would hang (and the suite time out) if an idle loop blocked
+        #expect(Bool(true))
+    }
+
+    @Test func phases_runTicksBeforeImmediatesBeforeLaterTimers() {
+        var order: [String] = []
+        runLoop { loop in
+            loop.setTimeout(5) { order.append("timeout") }
+            loop.setImmediate {
+                order.append("immediate")
+                loop.nextTick { order.append("tick-from-immediate") }
+            }
+            loop.nextTick {
+                order.append("tick1")
+                loop.nextTick { order.append("tick-nested") }
+            }
+            loop.nextTick { order.append("tick2") }
+        }
+        #expect(order == ["tick1", "tick2", "tick-nested", "immediate", "tick-from-immediate", "timeout"])
+    }
+
+    @Test func timers_fireInDeadlineThenSchedulingOrder() {
+        var order: [Int] = []
+        runLoop { loop in
+            loop.setTimeout(30) { order.append(3) }
+            loop.setTimeout(10) { order.append(1) }
+            loop.setTimeout(10) { order.append(2) }
+        }
+        #expect(order == [1, 2, 3])
+    }
+
+    @Test func timer_doesNotFire_whenCancelled() {
+        var fired = false
+        runLoop { loop in
+            let timer = loop.setTimeout(10) { fired = true }
+            loop.nextTick { timer.cancel() }
+        }
+        #expect(!fired)
+    }
+
+    @Test func interval_repeatsUntilCancelled() {
+        var count = 0
+        runLoop { loop in
+            var timer: Timeout?
+            timer = loop.setInterval(2) {
+                count += 1
+                if count == 3 { timer?.cancel() }
+            }
+        }
+        #expect(count == 3)
+    }
+
+    @Test func run_returns_whenOnlyUnrefTimersRemain() throws {
+        let loop = try EventLoop()
+        var fired = false
+        loop.setTimeout(60_000) { fired = true }.unref()
+        let start = Date()
+        loop.run()
+        #expect(!fired)
+        #expect(Date().timeIntervalSince(start) < 30)
+    }
+
+    @Test func timer_keepsLoopAlive_afterRefAgain() {
+        var fired = false
+        runLoop { loop in
+            let timer = loop.setTimeout(5) { fired = true }
+            timer.unref()
+            timer.ref()
+        }
+        #expect(fired)
+    }
+
+    @Test func execute_runsWorkFromOtherThreadsOnTheLoop() throws {
+        let loop = try EventLoop()
+        let received = LoopBound([Int](), loop: loop)
+        let onLoop = LoopBound(true, loop: loop)
+        loop.beginRequest()
+        for index in 0..<4 {
+            Thread.detachNewThread {
+                loop.execute {
+                    onLoop.value = onLoop.value && loop.inLoop
+                    received.value.append(index)
+                    if received.value.count == 4 { loop.endRequest() }
+                }
+            }
+        }
+        var timedOut = false
+        loop.setTimeout(10_000) { timedOut = true; loop.stop() }.unref()
+        loop.run()
+        #expect(!timedOut)
+        #expect(received.value.sorted() == [0, 1, 2, 3])
+        #expect(onLoop.value)
+    }
+
+    @Test func onSignal_deliversSignalAsLoopEvent() {
+        var got = false
+        runLoop { loop in
+            var watcher: SignalWatcher?
+            watcher = loop.onSignal(SIGUSR2) {
+                got = true
+                watcher?.cancel()
+            }
+            watcher?.ref()
+            // kill, not raise: the test runner's threads may block signals, and any thread can take it for the pipe.
+            loop.nextTick { kill(getpid(), SIGUSR2) }
+        }
+        #expect(got)
+    }
+
+    @Test func signalWatcher_doesNotKeepLoopAlive_byDefault() throws {
+        let loop = try EventLoop()
+        let watcher = loop.onSignal(SIGUSR1) {}
+        loop.run()  // returns: the watcher is unref'd
+        withExtendedLifetime(loop) { watcher.cancel() }
+        #expect(Bool(true))
+    }
+}
+
+@Suite struct TimerHeapTests {
+    @Test func popFirst_returnsEntriesInDeadlineThenSequenceOrder() {
+        var heap = TimerHeap<Int>()
+        var generator = SystemRandomNumberGenerator()
+        var expected: [(UInt64, UInt64)] = []
+        for sequence in 0..<500 {
+            let deadline = UInt64.random(in: 0..<50, using: &generator)
+            heap.insert(.init(deadline: deadline, sequence: UInt64(sequence), element: sequence))
+            expected.append((deadline, UInt64(sequence)))
+        }
+        expected.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        var popped: [(UInt64, UInt64)] = []
+        while let entry = heap.popFirst() { popped.append((entry.deadline, entry.sequence)) }
+        #expect(popped.map(\.0) == expected.map(\.0))
+        #expect(popped.map(\.1) == expected.map(\.1))
+    }
+}
