@@ -14,8 +14,10 @@ let package = Package(
         // epoll, eventfd, accept4 and a signal self-pipe: Glibc's Swift module does not expose them (STYLE.md §0).
         .target(name: "CNetCoreShims"),
         .target(name: "NetCore", dependencies: ["CNetCoreShims"]),
-        .executableTarget(name: "EchoServer", dependencies: ["NetCore"]),
-        .executableTarget(name: "EchoClient", dependencies: ["NetCore"]),
+        // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
+        .target(name: "NetCoreTools", dependencies: ["NetCore"]),
+        .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
+        .executableTarget(name: "EchoClient", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "UnixHTTP", dependencies: ["NetCore"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
     ],
