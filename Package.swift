@@ -20,6 +20,8 @@ let package = Package(
         .executableTarget(name: "EchoClient", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "UnixHTTP", dependencies: ["NetCore"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
+        // Depends on the executables so `swift test` builds them: the end-to-end tests run the real binaries.
+        .testTarget(name: "NetCoreToolsTests", dependencies: ["NetCoreTools", "EchoServer", "EchoClient", "UnixHTTP"]),
     ],
     swiftLanguageModes: [.v6]
 )
