@@ -177,6 +177,31 @@ extension Posix {
         return fd >= 0 ? fd : nil
     }
 
+    /// The paths of Unix sockets in the listening state, from /proc/net/unix; nil where that table is unreadable.
+    static func listeningUnixSocketPaths() -> Set<String>? {
+        let fd = Glibc.open("/proc/net/unix", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var content: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            content += chunk[0..<n]
+        }
+        // "Num RefCount Protocol Flags Type St Inode Path"; Flags bit 0x10000 (__SO_ACCEPTCON) marks a listener.
+        var paths = Set<String>()
+        for line in content.split(separator: UInt8(ascii: "\n")).dropFirst() {
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 7, omittingEmptySubsequences: true)
+            guard fields.count == 8, let flags = UInt32(String(decoding: fields[3], as: UTF8.self), radix: 16),
+                flags & 0x10000 != 0
+            else { continue }
+            paths.insert(String(decoding: fields[7], as: UTF8.self))
+        }
+        return paths
+    }
+
     /// A blocking probe: can a client connect to the Unix socket at `address` right now?
     /// Used to tell a stale socket file (ECONNREFUSED) from a live server.
     static func probeUnixSocket(_ address: SocketAddress) -> Int32 {

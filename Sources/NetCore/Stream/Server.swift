@@ -163,9 +163,15 @@ public final class Server: IOHandler {
         guard Posix.fileType(atPath: path) == S_IFSOCK else {
             throw inUse("the path exists and is not a socket; it was left untouched")
         }
-        let probe = Posix.probeUnixSocket(address)
-        guard probe == ECONNREFUSED else {
-            throw inUse(probe == 0 ? "a server is listening there" : "cannot tell whether a server is listening: \(SystemError(errno: probe, syscall: "connect").code)")
+        // The kernel's table of listening Unix sockets answers without connecting (a probe connection would show
+        // up as a client on the live server, and could block on a full backlog).
+        if let listening = Posix.listeningUnixSocketPaths() {
+            guard !listening.contains(path) else { throw inUse("a server is listening there") }
+        } else {
+            let probe = Posix.probeUnixSocket(address)
+            guard probe == ECONNREFUSED else {
+                throw inUse(probe == 0 ? "a server is listening there" : "cannot tell whether a server is listening: \(SystemError(errno: probe, syscall: "connect").code)")
+            }
         }
         do {
             try Posix.unlink(path)
@@ -301,6 +307,7 @@ public final class Server: IOHandler {
             self.fd = nil
             reserveFD?.close()
             reserveFD = nil
+            boundAddress = nil
             if let owned = ownedSocketFile {
                 // Only our own file: a later server may already have replaced it.
                 if let identity = Posix.fileIdentity(atPath: owned.path), identity == owned.identity {
