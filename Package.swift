@@ -5,6 +5,7 @@ let package = Package(
     name: "NetCore",
     products: [
         .library(name: "NetCore", targets: ["NetCore"]),
+        .library(name: "NetCoreHTTP", targets: ["NetCoreHTTP"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "unix-http", targets: ["UnixHTTP"]),
@@ -14,12 +15,15 @@ let package = Package(
         // epoll, eventfd, accept4 and a signal self-pipe: Glibc's Swift module does not expose them (STYLE.md §0).
         .target(name: "CNetCoreShims"),
         .target(name: "NetCore", dependencies: ["CNetCoreShims"]),
+        // HTTP/1.1 on NetCore: pure parsers and encoders, a server and a client.
+        .target(name: "NetCoreHTTP", dependencies: ["NetCore"]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
-        .target(name: "NetCoreTools", dependencies: ["NetCore"]),
+        .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP"]),
         .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "EchoClient", dependencies: ["NetCoreTools"]),
-        .executableTarget(name: "UnixHTTP", dependencies: ["NetCore"]),
+        .executableTarget(name: "UnixHTTP", dependencies: ["NetCoreTools"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
+        .testTarget(name: "NetCoreHTTPTests", dependencies: ["NetCoreHTTP"]),
         // Depends on the executables so `swift test` builds them: the end-to-end tests run the real binaries.
         .testTarget(name: "NetCoreToolsTests", dependencies: ["NetCoreTools", "EchoServer", "EchoClient", "UnixHTTP"]),
     ],

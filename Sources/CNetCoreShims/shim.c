@@ -4,6 +4,7 @@
 #ifdef __linux__
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,7 +35,13 @@ int netcore_signal_route(int signo, int pipe_fd) {
     action.sa_handler = route_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    return sigaction(signo, &action, NULL);
+    if (sigaction(signo, &action, NULL) != 0) return -1;
+    // A process may start with the signal blocked (Foundation's Process does that to its children); a handler
+    // that never runs would make the program ignore SIGTERM. Node unblocks too.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0 ? 0 : -1;
 }
 
 int netcore_signal_reset(int signo) {

@@ -1,1 +1,4 @@
-print("echo-server: not built yet")
+import Glibc
+import NetCoreTools
+
+exit(UnixHTTPProgram.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,251 @@
+/// A pure, incremental HTTP/1.x request parser (RFC 9112): feed it bytes as they arrive, split anywhere, and it
+/// returns what they completed. No I/O, no callbacks. Pipelined requests come out in order.
+///
+/// Strict where request-smuggling defences say so: bare CR or LF, whitespace before a colon, control characters in
+/// values, obsolete line folding, both `Transfer-Encoding` and `Content-Length`, duplicate or invalid
+/// `Content-Length`, `chunked` not last, and a missing `Host` in HTTP/1.1 are all `400`. After an `.error` event the
+/// parser stops; the server answers it and closes the connection.
+public struct HTTPRequestParser {
+    /// Size limits; exceeding one is an error with the status noted.
+    public struct Limits: Sendable {
+        /// Request line plus header fields (431 beyond).
+        public var maxHeaderBytes = 16 * 1024
+        /// The request target (414 beyond).
+        public var maxTargetBytes = 8 * 1024
+        /// The decoded body (413 beyond).
+        public var maxBodyBytes = 1024 * 1024
+
+        public init(maxHeaderBytes: Int = 16 * 1024, maxTargetBytes: Int = 8 * 1024, maxBodyBytes: Int = 1024 * 1024) {
+            self.maxHeaderBytes = maxHeaderBytes
+            self.maxTargetBytes = maxTargetBytes
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    /// What fed bytes completed.
+    public enum Event: Equatable, Sendable {
+        case head(HTTPRequestHead)
+        case body([UInt8])
+        case end
+        case error(HTTPParseError)
+    }
+
+    private enum State {
+        case requestLine
+        case headers
+        case fixedBody(remaining: Int)
+        case chunkedBody
+        case failed
+    }
+
+    public let limits: Limits
+    private var state = State.requestLine
+    private var line: LineReader
+    private var headBytes = 0
+    private var method = ""
+    private var target = ""
+    private var version = HTTPVersion.http1_1
+    private var headers = HTTPHeaders()
+    private var chunked = ChunkedDecoder()
+
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+        self.line = LineReader(limit: max(limits.maxHeaderBytes, limits.maxTargetBytes + 64))
+    }
+
+    /// Whether the parser is between messages (nothing of a next request has been seen).
+    public var isIdle: Bool {
+        if case .requestLine = state { return line.count == 0 }
+        return false
+    }
+
+    /// Whether the request line or headers of a request are being read.
+    public var isReadingHead: Bool {
+        switch state {
+        case .requestLine: return line.count > 0
+        case .headers: return true
+        default: return false
+        }
+    }
+
+    /// Parses `bytes`, returning the events they complete. An `.error` event is always last.
+    public mutating func feed(_ bytes: [UInt8]) -> [Event] {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// Parses `bytes`, returning the events they complete. An `.error` event is always last.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [Event] {
+        var events: [Event] = []
+        var index = 0
+        do throws(HTTPParseError) {
+            while index < bytes.count {
+                switch state {
+                case .failed:
+                    return events
+                case .requestLine, .headers:
+                    try parseHead(bytes, &index, &events)
+                case .fixedBody(let remaining):
+                    let take = min(remaining, bytes.count - index)
+                    events.append(.body(Array(UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))))
+                    index += take
+                    if take == remaining {
+                        finishMessage(&events)
+                    } else {
+                        state = .fixedBody(remaining: remaining - take)
+                    }
+                case .chunkedBody:
+                    var decoded: [ChunkedDecoder.Event] = []
+                    var failure: HTTPParseError?
+                    do {
+                        try chunked.decode(bytes, from: &index, into: &decoded)
+                    } catch {
+                        failure = error
+                    }
+                    // Data decoded before an error is still delivered, so the result never depends on how the
+                    // input was split.
+                    for event in decoded {
+                        switch event {
+                        case .data(let data): events.append(.body(data))
+                        case .end: finishMessage(&events)
+                        }
+                    }
+                    if let failure { throw failure }
+                }
+            }
+        } catch {
+            state = .failed
+            events.append(.error(error))
+        }
+        return events
+    }
+
+    private mutating func finishMessage(_ events: inout [Event]) {
+        events.append(.end)
+        state = .requestLine
+        headers = HTTPHeaders()
+        headBytes = 0
+    }
+
+    private mutating func parseHead(_ bytes: UnsafeRawBufferPointer, _ index: inout Int, _ events: inout [Event])
+        throws(HTTPParseError)
+    {
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            headBytes += 1
+            switch line.add(byte) {
+            case .needMore:
+                if case .requestLine = state {
+                    if line.count > limits.maxTargetBytes + 32 { throw HTTPParseError(status: 414, reason: "request target too long") }
+                } else if headBytes > limits.maxHeaderBytes {
+                    throw HTTPParseError(status: 431, reason: "header section too large")
+                }
+            case .bareLF: throw HTTPParseError(status: 400, reason: "bare LF in the request head")
+            case .bareCR: throw HTTPParseError(status: 400, reason: "bare CR in the request head")
+            case .tooLong:
+                if case .requestLine = state { throw HTTPParseError(status: 414, reason: "request target too long") }
+                throw HTTPParseError(status: 431, reason: "header section too large")
+            case .line:
+                if case .requestLine = state {
+                    if line.line.isEmpty {
+                        headBytes = 0  // RFC 9112 §2.2: ignore empty lines before a request line
+                    } else {
+                        try parseRequestLine(line.line)
+                        state = .headers
+                    }
+                } else if line.line.isEmpty {
+                    line.reset()
+                    try headCompleted(&events)
+                    return
+                } else {
+                    switch HTTPSyntax.parseField(line.line) {
+                    case .success(let (name, value)): headers.add(name: name, value: value)
+                    case .failure(let error): throw error
+                    }
+                }
+                line.reset()
+            }
+        }
+    }
+
+    private mutating func parseRequestLine(_ bytes: [UInt8]) throws(HTTPParseError) {
+        let parts = bytes.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
+        // The version decides 505 before anything else, so an HTTP/2 preface ("PRI * HTTP/2.0") gets the right answer.
+        if parts.count == 3, let version = HTTPSyntax.parseVersion(parts[2]), version.major != 1 {
+            throw HTTPParseError(status: 505, reason: "HTTP version \(version.major).\(version.minor) is not supported")
+        }
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw HTTPParseError(status: 400, reason: "malformed request line")
+        }
+        guard parts[0].allSatisfy(HTTPSyntax.isToken) else { throw HTTPParseError(status: 400, reason: "invalid method") }
+        guard parts[1].count <= limits.maxTargetBytes else { throw HTTPParseError(status: 414, reason: "request target too long") }
+        guard parts[1].allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw HTTPParseError(status: 400, reason: "invalid character in the request target")
+        }
+        guard let version = HTTPSyntax.parseVersion(parts[2]) else {
+            throw HTTPParseError(status: 400, reason: "malformed HTTP version")
+        }
+        method = String(decoding: parts[0], as: UTF8.self)
+        target = String(decoding: parts[1], as: UTF8.self)
+        self.version = version
+    }
+
+    private mutating func headCompleted(_ events: inout [Event]) throws(HTTPParseError) {
+        let framing = try Self.framing(of: headers, version: version, limits: limits)
+        // RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; no version may send two or an invalid one.
+        let hosts = headers.values(for: "Host")
+        if hosts.count > 1 { throw HTTPParseError(status: 400, reason: "more than one Host header") }
+        if hosts.isEmpty && version.minor >= 1 { throw HTTPParseError(status: 400, reason: "missing Host header") }
+        if let host = hosts.first, !HTTPSyntax.isValidHost(host) {
+            throw HTTPParseError(status: 400, reason: "invalid Host header")
+        }
+        events.append(.head(HTTPRequestHead(method: method, target: target, version: version, headers: headers, framing: framing)))
+        switch framing {
+        case .none, .untilClose:
+            finishMessage(&events)
+        case .contentLength(let length):
+            state = .fixedBody(remaining: length)
+        case .chunked:
+            chunked = ChunkedDecoder(maxBodyBytes: limits.maxBodyBytes, maxTrailerBytes: limits.maxHeaderBytes)
+            state = .chunkedBody
+        }
+    }
+
+    /// Message body length of a request (RFC 9112 §6.1–6.3).
+    static func framing(of headers: HTTPHeaders, version: HTTPVersion, limits: Limits) throws(HTTPParseError) -> HTTPBodyFraming {
+        let transferEncodings = headers.values(for: "Transfer-Encoding")
+        let contentLengths = headers.values(for: "Content-Length")
+        if !transferEncodings.isEmpty {
+            guard contentLengths.isEmpty else {
+                throw HTTPParseError(status: 400, reason: "both Transfer-Encoding and Content-Length")
+            }
+            guard version.minor >= 1 else {
+                throw HTTPParseError(status: 400, reason: "Transfer-Encoding in an HTTP/1.0 request")
+            }
+            let codings = transferEncodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces.lowercased() }
+                .filter { !$0.isEmpty }
+            guard codings.last == "chunked" else {
+                throw HTTPParseError(status: 400, reason: "chunked is not the final transfer coding")
+            }
+            if codings.count > 1 {
+                if codings.dropLast().contains("chunked") {
+                    throw HTTPParseError(status: 400, reason: "chunked applied more than once")
+                }
+                throw HTTPParseError(status: 501, reason: "unsupported transfer coding: \(codings[0])")
+            }
+            return .chunked
+        }
+        if !contentLengths.isEmpty {
+            guard contentLengths.count == 1 else { throw HTTPParseError(status: 400, reason: "duplicate Content-Length") }
+            let text = contentLengths[0]
+            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                let length = Int(text)
+            else {
+                throw HTTPParseError(status: 400, reason: "invalid Content-Length")
+            }
+            guard length <= limits.maxBodyBytes else { throw HTTPParseError(status: 413, reason: "request body too large") }
+            return length == 0 ? .none : .contentLength(length)
+        }
+        return .none
+    }
+}

@@ -1,0 +1,163 @@
+import NetCore
+
+/// A request as the server hands it to the handler, after its body has been read.
+public struct HTTPServerRequest: Sendable {
+    /// The request line and headers.
+    public let head: HTTPRequestHead
+    /// How many body bytes the client sent (the body itself is kept only when the server collects bodies).
+    public let bodyByteCount: Int
+    /// The body, when `HTTPServer.Configuration.collectsBodies` is set.
+    public let body: [UInt8]
+
+    public var method: String { head.method }
+    public var target: String { head.target }
+    public var headers: HTTPHeaders { head.headers }
+    public var version: HTTPVersion { head.version }
+}
+
+/// The response to one request: `writeHead`, any number of `write`s, then `end`. Framing follows the request:
+/// chunked for HTTP/1.1 unless a `Content-Length` is set, close-delimited for HTTP/1.0, and no body bytes at all for
+/// HEAD (its headers are those of the GET).
+public final class HTTPServerResponse {
+    let connection: HTTPConnection
+    let request: HTTPRequestHead
+    private var framing: HTTPBodyFraming = .none
+    private var pendingHead: [UInt8]?
+    private var drainListeners = Listeners<Void>()
+    private var closeListeners = Listeners<Void>()
+    private var finishListeners = Listeners<Void>()
+
+    /// The status sent (valid after `writeHead`).
+    public private(set) var status = 200
+    /// Whether `writeHead` has been called.
+    public private(set) var headersSent = false
+    /// Whether `end` has been called.
+    public private(set) var finished = false
+    /// Body bytes handed to the connection (excluding chunk framing).
+    public private(set) var bodyBytesSent = 0
+    /// Whether the connection stays open after this response.
+    public private(set) var keepAlive: Bool
+
+    init(connection: HTTPConnection, request: HTTPRequestHead) {
+        self.connection = connection
+        self.request = request
+        self.keepAlive = request.keepAlive
+    }
+
+    private var isBodyless: Bool { request.method == "HEAD" || status == 204 || status == 304 || status < 200 }
+
+    /// Sends the status line and headers (with the next body write, in one system call). Adds `Date`, the framing
+    /// header and `Connection` as needed.
+    public func writeHead(_ status: Int, headers: HTTPHeaders = HTTPHeaders()) {
+        guard !headersSent else { return }
+        headersSent = true
+        self.status = status
+        var headers = headers
+        if headers["Connection"]?.lowercased() == "close" { keepAlive = false }
+        if connection.isClosing { keepAlive = false }
+        if let length = headers["Content-Length"].flatMap(Int.init) {
+            framing = isBodyless ? .none : .contentLength(length)
+        } else if status == 204 || status == 304 || status < 200 {
+            framing = .none
+        } else if request.version.minor >= 1 {
+            headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+            framing = isBodyless ? .none : .chunked
+        } else {
+            // HTTP/1.0 has no chunked coding: the body ends when the connection does.
+            framing = isBodyless ? .none : .untilClose
+            keepAlive = false
+        }
+        headers.remove(name: "Connection")
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if request.version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        var text = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\nDate: \(connection.server.date.now())\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        text += "\r\n"
+        pendingHead = Array(text.utf8)
+    }
+
+    /// Sends body bytes (framed as one chunk when chunked). Returns false when the connection's write queue is above
+    /// its high-water mark: wait for `onDrain` before writing more.
+    @discardableResult
+    public func write(_ data: Buffer) -> Bool {
+        if !headersSent { writeHead(status) }
+        guard !finished, !data.isEmpty else { return connection.socket.writableLength < connection.socket.writableHighWaterMark }
+        var parts: [Buffer] = []
+        if let head = pendingHead {
+            parts.append(Buffer(head))
+            pendingHead = nil
+        }
+        switch framing {
+        case .none:
+            break
+        case .chunked:
+            parts += [Buffer(ChunkedEncoder.sizeLine(data.count)), data, Buffer(ChunkedEncoder.chunkEnd)]
+            bodyBytesSent += data.count
+        case .contentLength, .untilClose:
+            parts.append(data)
+            bodyBytesSent += data.count
+        }
+        return parts.isEmpty ? true : connection.socket.write(contentsOf: parts)
+    }
+
+    /// Sends the UTF-8 bytes of `text`; see `write(_:)`.
+    @discardableResult
+    public func write(_ text: String) -> Bool { write(Buffer(text)) }
+
+    /// Finishes the response (the last chunk for chunked framing). The connection then serves the next request or
+    /// closes.
+    public func end(_ data: Buffer? = nil) {
+        if let data { write(data) }
+        guard !finished else { return }
+        if !headersSent { writeHead(status) }
+        finished = true
+        var parts: [Buffer] = []
+        if let head = pendingHead {
+            parts.append(Buffer(head))
+            pendingHead = nil
+        }
+        if case .chunked = framing { parts.append(Buffer(ChunkedEncoder.lastChunk)) }
+        if !parts.isEmpty { connection.socket.write(contentsOf: parts) }
+        if case .untilClose = framing { keepAlive = false }
+        finishListeners.emit(())
+        connection.responseFinished(self)
+    }
+
+    /// Cuts the connection without finishing the response (the client sees a truncated body): for failures after
+    /// the status line has gone out.
+    public func abort() {
+        connection.socket.destroy()
+    }
+
+    /// Calls `listener` when the connection can take more after `write` returned false.
+    public func onDrain(_ listener: @escaping () -> Void) { drainListeners.append(listener) }
+
+    /// Calls `listener` if the connection closes before the response is finished (the client went away).
+    public func onClose(_ listener: @escaping () -> Void) { closeListeners.append(listener) }
+
+    /// Calls `listener` once `end` has been called.
+    public func onFinish(_ listener: @escaping () -> Void) { finishListeners.append(listener) }
+
+    func connectionDrained() { drainListeners.emit(()) }
+
+    func connectionClosed() {
+        guard !finished else { return }
+        finished = true
+        closeListeners.emit(())
+        drainListeners.removeAll()
+    }
+}
+
+@available(*, unavailable)
+extension HTTPServerResponse: Sendable {}
+
+/// Listeners for the HTTP layer (NetCore keeps its own list type internal).
+struct Listeners<Payload> {
+    private var entries: [(Payload) -> Void] = []
+    mutating func append(_ listener: @escaping (Payload) -> Void) { entries.append(listener) }
+    mutating func removeAll() { entries.removeAll() }
+    func emit(_ payload: Payload) { for listener in entries { listener(payload) } }
+}

@@ -1,0 +1,161 @@
+/// An HTTP version, such as 1.1.
+public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+
+    public init(major: Int, minor: Int) {
+        self.major = major
+        self.minor = minor
+    }
+
+    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+
+    /// `HTTP/1.1`.
+    public var description: String { "HTTP/\(major).\(minor)" }
+}
+
+/// Header fields in the order received; lookups ignore case (RFC 9110 §5.1).
+public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+    /// The fields as (name, value) pairs, names as sent.
+    public private(set) var fields: [(name: String, value: String)] = []
+
+    public init() {}
+
+    /// Headers from literal pairs.
+    public init(dictionaryLiteral elements: (String, String)...) {
+        for (name, value) in elements { add(name: name, value: value) }
+    }
+
+    /// Appends a field.
+    public mutating func add(name: String, value: String) {
+        fields.append((name, value))
+    }
+
+    /// Replaces every field named `name` with one field.
+    public mutating func replaceOrAdd(name: String, value: String) {
+        remove(name: name)
+        add(name: name, value: value)
+    }
+
+    /// Removes every field named `name`.
+    public mutating func remove(name: String) {
+        fields.removeAll { $0.name.lowercased() == name.lowercased() }
+    }
+
+    /// The first value of `name`, ignoring case.
+    public subscript(name: String) -> String? {
+        let lowered = name.lowercased()
+        return fields.first { $0.name.lowercased() == lowered }?.value
+    }
+
+    /// Every value of `name`, in order.
+    public func values(for name: String) -> [String] {
+        let lowered = name.lowercased()
+        return fields.filter { $0.name.lowercased() == lowered }.map(\.value)
+    }
+
+    /// Whether a comma-separated header (like `Connection`) contains `token`, ignoring case.
+    public func contains(token: String, in name: String) -> Bool {
+        values(for: name).contains { value in
+            value.split(separator: ",").contains { $0.trimmingSpaces.lowercased() == token.lowercased() }
+        }
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.fields.elementsEqual(rhs.fields) { $0.name == $1.name && $0.value == $1.value }
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs (HTTP's OWS).
+    var trimmingSpaces: Substring {
+        var result = self
+        while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
+        while let last = result.last, last == " " || last == "\t" { result.removeLast() }
+        return result
+    }
+}
+
+/// How a message's body is delimited (RFC 9112 §6.3).
+public enum HTTPBodyFraming: Sendable, Equatable {
+    case none
+    case contentLength(Int)
+    case chunked
+    /// Until the connection closes (responses only).
+    case untilClose
+}
+
+/// A parsed request line and header section.
+public struct HTTPRequestHead: Sendable, Equatable {
+    public var method: String
+    /// The request target as sent: origin form (`/?file=a`), absolute form (`http://h/?file=a`), `*` or authority.
+    public var target: String
+    public var version: HTTPVersion
+    public var headers: HTTPHeaders
+    /// How the body is delimited.
+    public var framing: HTTPBodyFraming
+
+    public init(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders, framing: HTTPBodyFraming = .none) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.framing = framing
+    }
+
+    /// Whether the connection stays open after the response (HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
+    /// `Connection: keep-alive`).
+    public var keepAlive: Bool {
+        if headers.contains(token: "close", in: "Connection") { return false }
+        if version == .http1_0 { return headers.contains(token: "keep-alive", in: "Connection") }
+        return true
+    }
+
+    /// Whether the client waits for `100 Continue` before sending the body.
+    public var expectsContinue: Bool {
+        version.minor >= 1 && headers["Expect"]?.lowercased() == "100-continue"
+    }
+}
+
+/// A request the parser rejected, with the status to answer (the connection is then closed).
+public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 400, 408, 413, 414, 431, 501 or 505.
+    public let status: Int
+    /// One line saying what was wrong.
+    public let reason: String
+
+    public init(status: Int, reason: String) {
+        self.status = status
+        self.reason = reason
+    }
+
+    public var description: String { "\(status) \(reason)" }
+}
+
+/// Standard reason phrases.
+public enum HTTPStatus {
+    /// The reason phrase for `code`, e.g. "Not Found".
+    public static func reason(_ code: Int) -> String {
+        switch code {
+        case 100: "Continue"
+        case 200: "OK"
+        case 204: "No Content"
+        case 400: "Bad Request"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 503: "Service Unavailable"
+        case 505: "HTTP Version Not Supported"
+        default: "Status \(code)"
+        }
+    }
+}

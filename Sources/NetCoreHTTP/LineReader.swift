@@ -1,0 +1,138 @@
+/// Collects one CRLF-terminated line at a time from bytes fed one by one. Strict: a bare LF or a CR not followed by
+/// LF is an error (RFC 9112 §2.2 allows rejecting them, and lenient line ends enable request smuggling).
+struct LineReader {
+    private(set) var line: [UInt8] = []
+    private var sawCR = false
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+        line.reserveCapacity(128)
+    }
+
+    enum Step {
+        case needMore
+        case line
+        case bareLF
+        case bareCR
+        case tooLong
+    }
+
+    /// Adds `byte`; `.line` means `line` holds a complete line (without CRLF) until the next call to `reset()`.
+    @inline(__always)
+    mutating func add(_ byte: UInt8) -> Step {
+        if sawCR {
+            guard byte == 0x0A else { return .bareCR }
+            sawCR = false
+            return .line
+        }
+        switch byte {
+        case 0x0D:
+            sawCR = true
+            return .needMore
+        case 0x0A:
+            return .bareLF
+        default:
+            guard line.count < limit else { return .tooLong }
+            line.append(byte)
+            return .needMore
+        }
+    }
+
+    var count: Int { line.count + (sawCR ? 1 : 0) }
+
+    mutating func reset() {
+        line.removeAll(keepingCapacity: true)
+        sawCR = false
+    }
+}
+
+/// Character classes from RFC 9110 §5.6.2 and §5.5.
+enum HTTPSyntax {
+    /// tchar: the characters of a token (method, field name, transfer coding).
+    static let tokenTable: [Bool] = (0..<256).map { value in
+        let byte = UInt8(value)
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            return true
+        default:
+            return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        }
+    }
+
+    @inline(__always)
+    static func isToken(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+
+    /// Bytes of `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986): unreserved, pct-encoded, sub-delims, ":" and the
+    /// brackets of an IP literal. Excludes space, "/", "?", "#" and "@" (no userinfo in Host).
+    static let hostTable: [Bool] = (0..<256).map { value in
+        let byte = UInt8(value)
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            return true
+        default:
+            return Array("-._~%!$&'()*+,;=:[]".utf8).contains(byte)
+        }
+    }
+
+    @inline(__always)
+    static func isHostByte(_ byte: UInt8) -> Bool { hostTable[Int(byte)] }
+
+    /// `uri-host [ ":" port ]`, where the host is an IP literal in brackets or a name/IPv4 without ":"; empty is
+    /// allowed (RFC 9112 §3.2).
+    static func isValidHost(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        guard bytes.allSatisfy(isHostByte) else { return false }
+        var rest = bytes[...]
+        if rest.first == UInt8(ascii: "[") {
+            guard let close = rest.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            rest = rest[(close + 1)...]
+        } else {
+            let colon = rest.firstIndex(of: UInt8(ascii: ":")) ?? rest.endIndex
+            guard !rest[..<colon].contains(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]") }) else { return false }
+            rest = rest[colon...]
+        }
+        guard let first = rest.first else { return true }
+        return first == UInt8(ascii: ":") && rest.dropFirst().allSatisfy { (0x30...0x39).contains($0) }
+    }
+
+    /// field-vchar, SP, HTAB and obs-text are allowed in field values; other controls (NUL, CR, LF, DEL, …) are not.
+    @inline(__always)
+    static func isFieldValueByte(_ byte: UInt8) -> Bool {
+        byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+    }
+
+    /// Parses `name: value` (RFC 9112 §5): no whitespace before the colon, OWS around the value, no obs-fold.
+    static func parseField(_ line: [UInt8]) -> Result<(String, String), HTTPParseError> {
+        guard let first = line.first else { return .failure(.init(status: 400, reason: "empty header line")) }
+        if first == 0x20 || first == 0x09 {
+            return .failure(.init(status: 400, reason: "obsolete line folding in header section"))
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+            return .failure(.init(status: 400, reason: "header line without a colon"))
+        }
+        guard colon > 0 else { return .failure(.init(status: 400, reason: "empty header field name")) }
+        for byte in line[..<colon] where !isToken(byte) {
+            return .failure(
+                .init(status: 400, reason: byte == 0x20 || byte == 0x09
+                    ? "whitespace before the colon in a header field" : "invalid character in a header field name"))
+        }
+        var start = colon + 1
+        var end = line.count
+        while start < end && (line[start] == 0x20 || line[start] == 0x09) { start += 1 }
+        while end > start && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
+        for byte in line[start..<end] where !isFieldValueByte(byte) {
+            return .failure(.init(status: 400, reason: "control character in a header field value"))
+        }
+        return .success((String(decoding: line[..<colon], as: UTF8.self), String(decoding: line[start..<end], as: UTF8.self)))
+    }
+
+    /// Parses `HTTP/x.y`; nil if malformed.
+    static func parseVersion(_ bytes: ArraySlice<UInt8>) -> HTTPVersion? {
+        let text = Array(bytes)
+        guard text.count == 8, text.starts(with: Array("HTTP/".utf8)), text[6] == UInt8(ascii: "."),
+            (0x30...0x39).contains(text[5]), (0x30...0x39).contains(text[7])
+        else { return nil }
+        return HTTPVersion(major: Int(text[5] - 0x30), minor: Int(text[7] - 0x30))
+    }
+}

@@ -1,0 +1,175 @@
+@preconcurrency import Glibc
+import NetCore
+import NetCoreHTTP
+
+/// The seed's Unix-socket HTTP server (example 3-4) and client (example 3-5) as one program:
+/// `unix-http [serve] [options]` and `unix-http get TARGET [options]`.
+public enum UnixHTTPProgram {
+    /// Exit codes, documented in `--help`.
+    public enum ExitCode: Int32 {
+        case success = 0
+        case failure = 1
+        case usage = 2
+        case cannotListen = 3
+        case cannotConnect = 4
+        case badResponse = 5
+    }
+
+    /// The seed's socket path.
+    public static let defaultSocketPath = "/tmp/node-server-sock"
+
+    static let serveOptions: [Arguments.Option] = [
+        .init("socket", .value(placeholder: "PATH"), help: "Unix socket to listen on (default \(defaultSocketPath))"),
+        .init("port", .value(placeholder: "N"), help: "listen on TCP port N on 127.0.0.1 instead of a Unix socket"),
+        .init("root", .value(placeholder: "DIR"), help: "the only directory files are served from (default: current directory)"),
+        .init("mode", .value(placeholder: "OCTAL"), help: "permissions of the socket file, e.g. 660"),
+        .init("quiet", help: "no per-request log lines"),
+    ]
+
+    static let getOptions: [Arguments.Option] = [
+        .init("socket", .value(placeholder: "PATH"), help: "Unix socket to connect to (default \(defaultSocketPath))"),
+        .init("port", .value(placeholder: "N"), help: "connect to TCP port N on 127.0.0.1 instead"),
+        .init("data", .value(placeholder: "TEXT"), help: "send TEXT as (part of) the request body, chunked; repeatable"),
+        .init("method", .value(placeholder: "NAME"), help: "request method (default GET)"),
+    ]
+
+    /// The `--help` text.
+    public static let usage = """
+        usage: unix-http [serve] [--socket PATH | --port N] [--root DIR] [--mode OCTAL] [--quiet]
+               unix-http get TARGET [--socket PATH | --port N] [--data TEXT]... [--method NAME]
+
+        serve (the default): an HTTP/1.1 server on a Unix socket. GET /?file=NAME answers 200 with a chunked
+        text/plain body: the lines 0 to 99, then the file NAME from the root directory, streamed from disk.
+        Try: curl --unix-socket \(defaultSocketPath) 'http://localhost/?file=README.md'
+
+        serve options:
+        \(Arguments.help(for: serveOptions))
+
+        get: sends one request (like the seed's client) and prints STATUS, HEADERS as JSON, and each body chunk as
+        "chunk o' data : ...".
+
+        get options:
+        \(Arguments.help(for: getOptions))
+
+        exit codes:
+          0  served until SIGINT/SIGTERM (in-flight responses finish first); get: a complete response arrived
+          1  unexpected failure
+          2  bad command line
+          3  cannot listen (socket in use by a live server, path is not a socket, permission denied, bad root)
+          4  get: cannot connect
+          5  get: the response was malformed or cut short
+        """
+
+    /// Runs the program; returns the exit code.
+    public static func main(_ arguments: [String]) -> Int32 {
+        var arguments = arguments
+        let command = arguments.first.flatMap { $0 == "get" || $0 == "serve" ? $0 : nil } ?? "serve"
+        if arguments.first == command { arguments.removeFirst() }
+        do {
+            let parsed = try Arguments(arguments, options: command == "get" ? getOptions : serveOptions)
+            if parsed.has("help") {
+                Console.line(usage)
+                return ExitCode.success.rawValue
+            }
+            let port = try parsed.integer("port", in: command == "get" ? 1...65535 : 0...65535)
+            if port != nil && parsed.values["socket"] != nil {
+                throw Arguments.UsageError(description: "--socket and --port exclude each other")
+            }
+            if command == "get" {
+                guard parsed.positionals.count == 1, let target = parsed.positionals.first else {
+                    throw Arguments.UsageError(description: "get needs exactly one TARGET, e.g. '/?file=main.txt'")
+                }
+                let destination: HTTPClientRequest.Destination = port.map { .tcp(host: "127.0.0.1", port: $0) }
+                    ?? .unix(path: parsed.values["socket"] ?? defaultSocketPath)
+                return get(
+                    target: target, method: parsed.values["method"] ?? "GET", destination: destination,
+                    body: parsed.allValues["data"] ?? [])
+            }
+            if let extra = parsed.positionals.first {
+                throw Arguments.UsageError(description: "unexpected argument '\(extra)'")
+            }
+            var mode: UInt32?
+            if let text = parsed.values["mode"] {
+                guard let value = UInt32(text, radix: 8), value <= 0o7777 else {
+                    throw Arguments.UsageError(description: "--mode must be octal permissions like 660, got '\(text)'")
+                }
+                mode = value
+            }
+            let server = FileServer(root: parsed.values["root"] ?? ".", quiet: parsed.has("quiet"))
+            return server.run(socketPath: port == nil ? parsed.values["socket"] ?? defaultSocketPath : nil, port: port, mode: mode)
+        } catch {
+            Console.error("unix-http: \(error) (see --help)")
+            return ExitCode.usage.rawValue
+        }
+    }
+
+    // MARK: - get
+
+    static func get(target: String, method: String, destination: HTTPClientRequest.Destination, body: [String]) -> Int32 {
+        let loop = EventLoop.main
+        var exitCode = ExitCode.success
+        var decoder = UTF8StreamDecoder()
+        let request = HTTPClientRequest(
+            loop: loop, method: method, target: target, destination: destination, body: body.map { Buffer($0) })
+        var gotHead = false
+        request.onResponse { head in
+            gotHead = true
+            Console.line("STATUS: \(head.status)")
+            Console.line("HEADERS: \(JSON.object(head.headers))")
+        }
+        request.onData { chunk in
+            let text = chunk.bytes.withUnsafeBytes { decoder.write($0) }
+            if !text.isEmpty { Console.line("chunk o' data : \(text)") }
+        }
+        request.onEnd {
+            let tail = decoder.end()
+            if !tail.isEmpty { Console.line("chunk o' data : \(tail)") }
+        }
+        request.onError { message in
+            Console.error("unix-http: problem with request: \(message)")
+            exitCode = gotHead ? .badResponse : .cannotConnect
+        }
+        loop.run()
+        return exitCode.rawValue
+    }
+}
+
+/// Minimal JSON output for the client's `HEADERS:` line, as Node prints `JSON.stringify(res.headers)`: lower-case
+/// names, repeated fields joined with ", ".
+enum JSON {
+    static func object(_ headers: HTTPHeaders) -> String {
+        var order: [String] = []
+        var values: [String: String] = [:]
+        for (name, value) in headers {
+            let key = name.lowercased()
+            if let existing = values[key] {
+                values[key] = existing + ", " + value
+            } else {
+                order.append(key)
+                values[key] = value
+            }
+        }
+        return "{" + order.map { "\(string($0)):\(string(values[$0]!))" }.joined(separator: ",") + "}"
+    }
+
+    static func string(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
+    }
+}
