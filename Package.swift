@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "unix-http", targets: ["UnixHTTP"]),
+        .executable(name: "netbench", targets: ["NetBench"]),
     ],
     dependencies: [],
     targets: [
@@ -22,6 +23,8 @@ let package = Package(
         .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "EchoClient", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "UnixHTTP", dependencies: ["NetCoreTools"]),
+        // The load generator of Benchmarks/run.sh.
+        .executableTarget(name: "NetBench", dependencies: ["NetCore", "NetCoreHTTP"], path: "Benchmarks/netbench"),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "NetCoreHTTPTests", dependencies: ["NetCoreHTTP"]),
         // Depends on the executables so `swift test` builds them: the end-to-end tests run the real binaries.

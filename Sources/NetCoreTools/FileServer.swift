@@ -9,10 +9,12 @@ final class FileServer {
 
     let rootPath: String
     let quiet: Bool
+    let configuration: HTTPServer.Configuration
 
-    init(root: String, quiet: Bool) {
+    init(root: String, quiet: Bool, configuration: HTTPServer.Configuration) {
         self.rootPath = root
         self.quiet = quiet
+        self.configuration = configuration
     }
 
     func run(socketPath: String?, port: Int?, mode: UInt32?) -> Int32 {
@@ -25,7 +27,7 @@ final class FileServer {
         }
         let loop = EventLoop.main
         var exitCode = UnixHTTPProgram.ExitCode.success
-        let http = HTTPServer(loop: loop) { [self] request, response in
+        let http = HTTPServer(loop: loop, configuration: configuration) { [self] request, response in
             handle(request, response, resolver: resolver, loop: loop)
         }
         let place = socketPath ?? "127.0.0.1 port \(port ?? 0)"

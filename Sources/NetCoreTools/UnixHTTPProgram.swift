@@ -24,6 +24,9 @@ public enum UnixHTTPProgram {
         .init("root", .value(placeholder: "DIR"), help: "the only directory files are served from (default: current directory)"),
         .init("mode", .value(placeholder: "OCTAL"), help: "permissions of the socket file, e.g. 660"),
         .init("quiet", help: "no per-request log lines"),
+        .init("headers-timeout", .value(placeholder: "MS"), help: "time allowed for a request's headers (default 60000; then 408)"),
+        .init("keep-alive-timeout", .value(placeholder: "MS"), help: "idle keep-alive connections close after MS (default 5000)"),
+        .init("max-body", .value(placeholder: "BYTES"), help: "largest request body accepted (default 1048576; then 413)"),
     ]
 
     static let getOptions: [Arguments.Option] = [
@@ -95,7 +98,11 @@ public enum UnixHTTPProgram {
                 }
                 mode = value
             }
-            let server = FileServer(root: parsed.values["root"] ?? ".", quiet: parsed.has("quiet"))
+            var configuration = HTTPServer.Configuration()
+            configuration.headersTimeout = try parsed.integer("headers-timeout", in: 1...86_400_000) ?? configuration.headersTimeout
+            configuration.keepAliveTimeout = try parsed.integer("keep-alive-timeout", in: 1...86_400_000) ?? configuration.keepAliveTimeout
+            configuration.limits.maxBodyBytes = try parsed.integer("max-body", in: 0...Int(Int32.max)) ?? configuration.limits.maxBodyBytes
+            let server = FileServer(root: parsed.values["root"] ?? ".", quiet: parsed.has("quiet"), configuration: configuration)
             return server.run(socketPath: port == nil ? parsed.values["socket"] ?? defaultSocketPath : nil, port: port, mode: mode)
         } catch {
             Console.error("unix-http: \(error) (see --help)")

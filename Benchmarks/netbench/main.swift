@@ -1,0 +1,1 @@
+print("netbench: not built yet")
