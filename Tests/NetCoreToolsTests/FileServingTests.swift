@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import NetCoreTools
+import NetCoreHTTP
+
+/// The pure pieces of unix-http: target and query parsing, and confinement of file names to the root.
+@Suite struct FileServingTests {
+    private func parts(_ target: String) -> [String?]? {
+        RequestTarget(target).map { [$0.path, $0.query] }
+    }
+
+    @Test func requestTarget_splitsOriginAndAbsoluteForms() {
+        #expect(parts("/?file=a") == ["/", "file=a"])
+        #expect(parts("/x") == ["/x", nil])
+        #expect(parts("http://localhost/?file=a") == ["/", "file=a"])
+        #expect(parts("HTTP://localhost:8080?file=a") == ["/", "file=a"])
+        #expect(parts("http://localhost") == ["/", nil])
+        #expect(parts("localhost:80") == nil)
+        #expect(parts("ftp://x/") == nil)
+    }
+
+    @Test func queryString_decodesLikeNode() {
+        #expect(QueryString.value(of: "file", in: "a=1&file=my+file%2Etxt") == .some("my file.txt"))
+        #expect(QueryString.value(of: "file", in: "file=") == .some(""))
+        #expect(QueryString.value(of: "file", in: "file") == .some(""))
+        #expect(QueryString.value(of: "file", in: "other=1") == .some(nil))
+        #expect(QueryString.value(of: "file", in: nil) == .some(nil))
+        #expect(QueryString.value(of: "file", in: "file=%zz") == nil)  // malformed escape
+        #expect(QueryString.value(of: "file", in: "file=%ff") == nil)  // not UTF-8
+        #expect(QueryString.value(of: "file", in: "file=%E2%82%AC") == .some("€"))
+    }
+
+    @Test func fileResolver_confinesNamesToTheRoot() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("nct-fr-\(UUID().uuidString)")
+        let root = base.appendingPathComponent("root")
+        defer { try? FileManager.default.removeItem(at: base) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try "inside".write(to: root.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        try "nested".write(to: root.appendingPathComponent("sub/b.txt"), atomically: true, encoding: .utf8)
+        try "secret".write(to: base.appendingPathComponent("outside.txt"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: root.appendingPathComponent("escape").path, withDestinationPath: base.appendingPathComponent("outside.txt").path)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("alias").path, withDestinationPath: "a.txt")
+        let resolver = try FileResolver(root: root.path)
+
+        func status(_ name: String) -> Int {
+            switch resolver.resolve(name) {
+            case .success: 200
+            case .failure(let refusal): refusal.status
+            }
+        }
+        #expect(status("a.txt") == 200)
+        #expect(status("sub/b.txt") == 200)
+        #expect(status("./sub/../a.txt") == 403)  // any ".." is refused outright
+        #expect(status("alias") == 200)  // a symlink that stays inside is fine
+        #expect(status("escape") == 403)  // one that leaves the root is not
+        #expect(status("../outside.txt") == 403)
+        #expect(status(base.appendingPathComponent("outside.txt").path) == 403)
+        #expect(status("sub") == 404)
+        #expect(status("missing.txt") == 404)
+        #expect(status("") == 400)
+        #expect(status("a\u{0}b") == 400)
+        if case .success(let file) = resolver.resolve("a.txt") { #expect(file.size == 6) }
+    }
+
+    @Test func json_matchesNodeHeaderObject() {
+        let headers: HTTPHeaders = ["Content-Type": "text/plain", "Set-Cookie": "a", "set-cookie": "b\"q"]
+        #expect(JSON.object(headers) == #"{"content-type":"text/plain","set-cookie":"a, b\"q"}"#)
+    }
+}
