@@ -1,5 +1,6 @@
 @preconcurrency import Glibc
 import NetCore
+import Synchronization
 
 /// The O'Reilly TCP echo server (example 3-2) as a command-line program: `echo-server [options]`.
 public enum EchoServerProgram {
@@ -17,12 +18,14 @@ public enum EchoServerProgram {
         .init("unix", .value(placeholder: "PATH"), help: "listen on a Unix-domain socket instead of TCP"),
         .init("allow-half-open", help: "after a client's FIN, send a summary line, then end (default: end at once)"),
         .init("quiet", help: "no per-connection or per-message log lines (for benchmarks)"),
-        .init("max-connections", .value(placeholder: "N"), help: "close connections beyond N at once"),
+        .init("max-connections", .value(placeholder: "N"), help: "close connections beyond N at once (per worker)"),
+        .init("workers", .value(placeholder: "N"), help: "N event-loop threads sharing the port via SO_REUSEPORT (default 1)"),
     ]
 
     /// The `--help` text.
     public static let usage = """
         usage: echo-server [--port N] [--host ADDR | --unix PATH] [--allow-half-open] [--quiet] [--max-connections N]
+                           [--workers N]
 
         Listens for TCP connections and answers every chunk received with "Repeating: " and the same bytes.
         Logs "connected", "<data> from <address> <port>" (control bytes escaped) and "client closed connection".
@@ -42,10 +45,15 @@ public enum EchoServerProgram {
         let parsed: Arguments
         let port: Int
         let maxConnections: Int?
+        let workers: Int
         do {
             parsed = try Arguments(arguments, options: options)
             port = try parsed.integer("port", in: 0...65535) ?? 8124
             maxConnections = try parsed.integer("max-connections", in: 1...Int(Int32.max))
+            workers = try parsed.integer("workers", in: 1...256) ?? 1
+            if workers > 1 && parsed.values["unix"] != nil {
+                throw Arguments.UsageError(description: "--workers needs TCP (SO_REUSEPORT); it cannot be combined with --unix")
+            }
             if parsed.values["unix"] != nil && (parsed.values["port"] != nil || parsed.values["host"] != nil) {
                 throw Arguments.UsageError(description: "--unix cannot be combined with --port or --host")
             }
@@ -60,66 +68,108 @@ public enum EchoServerProgram {
             Console.line(usage)
             return ExitCode.success.rawValue
         }
-        return serve(
-            port: port, host: parsed.values["host"], unixPath: parsed.values["unix"],
-            allowHalfOpen: parsed.has("allow-half-open"), quiet: parsed.has("quiet"), maxConnections: maxConnections)
+        let settings = Settings(
+            host: parsed.values["host"], unixPath: parsed.values["unix"], allowHalfOpen: parsed.has("allow-half-open"),
+            quiet: parsed.has("quiet"), maxConnections: maxConnections)
+        return serve(port: port, workers: workers, settings: settings)
     }
 
-    static func serve(
-        port: Int, host: String?, unixPath: String?, allowHalfOpen: Bool, quiet: Bool, maxConnections: Int?
-    ) -> Int32 {
-        let loop = EventLoop.main
-        var exitCode = ExitCode.success
-        var open: [ObjectIdentifier: Socket] = [:]
-        let server = Net.createServer(allowHalfOpen: allowHalfOpen, loop: loop) { socket in
-            open[ObjectIdentifier(socket)] = socket
-            handle(socket, unixPath: unixPath, allowHalfOpen: allowHalfOpen, quiet: quiet)
-            socket.on(.close) { _ in open[ObjectIdentifier(socket)] = nil }
-        }
-        server.maxConnections = maxConnections
-        let place = unixPath ?? (host.map { "\($0) port \(port)" } ?? "port \(port)")
-        server.on(.error) { error in
-            if server.listening {
-                // accept() trouble such as EMFILE: the server keeps running (reported once per burst).
-                Console.error("echo-server: accepting connections: \(error.code) (\(error.reason))")
-            } else {
-                Console.error("echo-server: cannot listen on \(place): \(error.reason) (\(error.code))")
-                exitCode = .cannotListen
+    struct Settings: Sendable {
+        var host: String?
+        var unixPath: String?
+        var allowHalfOpen: Bool
+        var quiet: Bool
+        var maxConnections: Int?
+    }
+
+    /// One listening server and its connections, on one loop.
+    final class Instance {
+        let loop: EventLoop
+        let server: Server
+        private var open: [ObjectIdentifier: Socket] = [:]
+        private var stopping = false
+        private(set) var failed = false
+
+        init(loop: EventLoop, settings: Settings, reusePort: Bool) {
+            self.loop = loop
+            server = Net.createServer(allowHalfOpen: settings.allowHalfOpen, loop: loop)
+            server.reusePort = reusePort
+            server.maxConnections = settings.maxConnections
+            server.on(.connection) { [unowned self] socket in
+                open[ObjectIdentifier(socket)] = socket
+                handle(socket, unixPath: settings.unixPath, allowHalfOpen: settings.allowHalfOpen, quiet: settings.quiet)
+                socket.on(.close) { [unowned self] _ in open[ObjectIdentifier(socket)] = nil }
             }
-        }
-        server.on(.drop) {
-            if !quiet { Console.line("connection refused: --max-connections \(maxConnections ?? 0) reached") }
-        }
-        let listening = {
-            if let unixPath {
-                Console.line("listening on \(unixPath)")
-            } else {
-                Console.line("listening on port \(server.address()?.port ?? port)")
+            server.on(.drop) {
+                if !settings.quiet { Console.line("connection refused: --max-connections \(settings.maxConnections ?? 0) reached") }
             }
-        }
-        if let unixPath {
-            server.listen(path: unixPath, listening)
-        } else {
-            server.listen(port: port, host: host, listening)
         }
 
+        func listen(port: Int, settings: Settings, _ listening: @escaping () -> Void) {
+            let place = settings.unixPath ?? (settings.host.map { "\($0) port \(port)" } ?? "port \(port)")
+            server.on(.error) { [unowned self] error in
+                if server.listening {
+                    // accept() trouble such as EMFILE: the server keeps running (reported once per burst).
+                    Console.error("echo-server: accepting connections: \(error.code) (\(error.reason))")
+                } else {
+                    Console.error("echo-server: cannot listen on \(place): \(error.reason) (\(error.code))")
+                    failed = true
+                }
+            }
+            if let unixPath = settings.unixPath {
+                server.listen(path: unixPath, listening)
+            } else {
+                server.listen(port: port, host: settings.host, listening)
+            }
+        }
+
+        /// Stops accepting and ends every connection; cuts those that do not finish within 2 s.
+        func stop() {
+            guard !stopping else { return }
+            stopping = true
+            server.close()
+            for socket in open.values { socket.end() }
+            loop.setTimeout(2000) { [self] in for socket in open.values { socket.destroy() } }.unref()
+        }
+    }
+
+    static func serve(port: Int, workers: Int, settings: Settings) -> Int32 {
+        let loop = EventLoop.main
+        let main = Instance(loop: loop, settings: settings, reusePort: workers > 1)
+        let registry = WorkerRegistry()
+        var threads: [LoopThread] = []
+        main.listen(port: port, settings: settings) {
+            let actual = main.server.address()?.port ?? port
+            Console.line(settings.unixPath.map { "listening on \($0)" } ?? "listening on port \(actual)")
+            // Workers bind the port the first server got (which matters with --port 0).
+            for _ in 1..<workers {
+                threads.append(LoopThread { workerLoop in
+                    let instance = Instance(loop: workerLoop, settings: settings, reusePort: true)
+                    instance.listen(port: actual, settings: settings) {}
+                    registry.add(LoopBound(instance, loop: workerLoop))
+                })
+            }
+            if workers > 1 { Console.line("\(workers) workers share port \(actual) (SO_REUSEPORT)") }
+        }
         var stopping = false
         let stop = {
             guard !stopping else { return }
             stopping = true
             Console.line("shutting down")
-            server.close()
-            for socket in open.values { socket.end() }
-            // Connections that do not finish promptly are cut, so a stuck client cannot hold the exit.
-            loop.setTimeout(2000) { for socket in open.values { socket.destroy() } }.unref()
+            main.stop()
+            registry.stopAll()
         }
         let interrupt = loop.onSignal(SIGINT, stop)
         let terminate = loop.onSignal(SIGTERM, stop)
         loop.run()
         interrupt.cancel()
         terminate.cancel()
-        return exitCode.rawValue
+        for thread in threads { thread.join() }
+        return main.failed ? ExitCode.cannotListen.rawValue : ExitCode.success.rawValue
     }
+
+    /// Built once: a literal would be converted to bytes on every message.
+    static let prefix = Buffer("Repeating: ")
 
     static func handle(_ socket: Socket, unixPath: String?, allowHalfOpen: Bool, quiet: Bool) {
         let peer = unixPath ?? "\(socket.remoteAddress ?? "?") \(socket.remotePort ?? 0)"
@@ -130,7 +180,7 @@ public enum EchoServerProgram {
             bytes += chunk.count
             messages += 1
             if !quiet { Console.line("\(PrintableText.escape(chunk.bytes)) from \(peer)") }
-            socket.write("Repeating: ", chunk)
+            socket.write(prefix, chunk)
         }
         socket.on(.end) {
             if !quiet { Console.line("client closed connection") }
@@ -142,5 +192,28 @@ public enum EchoServerProgram {
         socket.on(.error) { error in
             Console.error("echo-server: connection from \(peer): \(error.code) (\(error.reason))")
         }
+    }
+}
+
+/// The worker instances, reachable from the main thread only through their loops.
+final class WorkerRegistry: Sendable {
+    private let state = Mutex<(workers: [LoopBound<EchoServerProgram.Instance>], stopped: Bool)>(([], false))
+
+    /// Registers a worker; one that registers after `stopAll` is stopped at once.
+    func add(_ worker: LoopBound<EchoServerProgram.Instance>) {
+        let stopped = state.withLock { state in
+            state.workers.append(worker)
+            return state.stopped
+        }
+        if stopped { worker.loop.execute { worker.value.stop() } }
+    }
+
+    /// Asks every worker's loop to stop its server.
+    func stopAll() {
+        let workers = state.withLock { state in
+            state.stopped = true
+            return state.workers
+        }
+        for worker in workers { worker.loop.execute { worker.value.stop() } }
     }
 }

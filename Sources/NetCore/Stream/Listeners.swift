@@ -1,29 +1,43 @@
-/// An ordered list of event listeners for one event, as in Node's EventEmitter.
+/// An ordered list of event listeners for one event, as in Node's EventEmitter. The first listener is stored
+/// inline: most events have at most one, and an idle connection should not pay for an array per event.
 struct Listeners<Payload> {
-    private var entries: [(Payload) -> Void] = []
+    private var first: ((Payload) -> Void)?
+    private var rest: [(Payload) -> Void] = []
 
-    var isEmpty: Bool { entries.isEmpty }
-    var count: Int { entries.count }
+    var isEmpty: Bool { first == nil }
+    var count: Int { first == nil ? 0 : 1 + rest.count }
 
     mutating func append(_ listener: @escaping (Payload) -> Void) {
-        entries.append(listener)
+        if first == nil {
+            first = listener
+        } else {
+            rest.append(listener)
+        }
     }
 
     /// Adds a listener that runs at most once.
     mutating func appendOnce(_ listener: @escaping (Payload) -> Void) {
         var fired = false
-        entries.append { payload in
+        append { payload in
             guard !fired else { return }
             fired = true
             listener(payload)
         }
     }
 
-    mutating func removeAll() { entries.removeAll() }
+    mutating func removeAll() {
+        first = nil
+        rest.removeAll()
+    }
 
     /// Calls every listener registered before the emit began, in order.
+    @inline(__always)
     func emit(_ payload: Payload) {
-        for listener in entries { listener(payload) }
+        guard let first else { return }
+        first(payload)
+        if !rest.isEmpty {
+            for listener in rest { listener(payload) }
+        }
     }
 }
 

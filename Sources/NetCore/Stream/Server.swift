@@ -13,6 +13,9 @@ public final class Server: IOHandler {
     public let pauseOnConnect: Bool
     /// When set, connections beyond this count are closed as soon as they are accepted (and `drop` fires).
     public var maxConnections: Int?
+    /// Sets SO_REUSEPORT before binding, so several servers (one per loop thread) can listen on one TCP port and the
+    /// kernel spreads connections between them. Set before `listen`.
+    public var reusePort = false
     /// The listen backlog used by `listen`.
     public var backlog: Int32 = 511
 
@@ -187,6 +190,7 @@ public final class Server: IOHandler {
             do {
                 if address.family != .unix {
                     try Posix.setOption(raw, SOL_SOCKET, SO_REUSEADDR, 1)
+                    if reusePort { try Posix.setOption(raw, SOL_SOCKET, SO_REUSEPORT, 1) }
                 }
                 if address.family == .ipv6 && address.host == "::" {
                     try Posix.setOption(raw, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0)

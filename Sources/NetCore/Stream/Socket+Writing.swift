@@ -12,6 +12,12 @@ extension Socket {
         write(contentsOf: parts)
     }
 
+    /// Queues `first` then `second` (the common "prefix + data" shape) without building a variadic array.
+    @discardableResult
+    public func write(_ first: Buffer, _ second: Buffer) -> Bool {
+        write(contentsOf: CollectionOfTwo(first, second))
+    }
+
     /// Queues the UTF-8 bytes of `string`; see `write(_:)`.
     @discardableResult
     public func write(_ string: String) -> Bool {
@@ -209,4 +215,17 @@ extension Socket {
         }
         return self
     }
+}
+
+/// Two buffers as a collection, so a two-part write allocates nothing for its argument list.
+struct CollectionOfTwo: RandomAccessCollection {
+    let first: Buffer
+    let second: Buffer
+    init(_ first: Buffer, _ second: Buffer) {
+        self.first = first
+        self.second = second
+    }
+    var startIndex: Int { 0 }
+    var endIndex: Int { 2 }
+    subscript(position: Int) -> Buffer { position == 0 ? first : second }
 }
