@@ -42,7 +42,9 @@ public struct ChunkedDecoder {
     /// Decodes from `bytes`, starting at `index`; returns events and advances `index` past what was consumed. Stops
     /// right after the end of the chunked body, so what follows (a pipelined message) stays unconsumed.
     public mutating func decode(
-        _ bytes: UnsafeRawBufferPointer, from index: inout Int, into events: inout [Event]
+        _ bytes: UnsafeRawBufferPointer,
+        from index: inout Int,
+        into events: inout [Event]
     ) throws(HTTPParseError) {
         while index < bytes.count {
             switch state {

@@ -20,8 +20,12 @@ public final class HTTPClientRequest {
 
     /// Starts the request: `method target` with `headers` (a `Host` is added when missing), and `body` parts.
     public init(
-        loop: EventLoop = .current, method: String = "GET", target: String, destination: Destination,
-        headers: HTTPHeaders = HTTPHeaders(), body: [Buffer] = []
+        loop: EventLoop = .current,
+        method: String = "GET",
+        target: String,
+        destination: Destination,
+        headers: HTTPHeaders = HTTPHeaders(),
+        body: [Buffer] = []
     ) {
         socket = Socket(loop: loop)
         parser = HTTPResponseParser(isHeadRequest: method == "HEAD")

@@ -133,7 +133,8 @@ final class HTTPConnection {
     /// Answers a request the parser rejected (or a timeout) and closes.
     private func sendError(_ status: Int, _ reason: String) {
         let body = reason + "\n"
-        let head = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\nDate: \(server.date.now())\r\n"
+        let head =
+            "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\nDate: \(server.date.now())\r\n"
             + "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
         socket.write(head + body)
         isClosing = true

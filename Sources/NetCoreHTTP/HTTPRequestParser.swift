@@ -136,7 +136,9 @@ public struct HTTPRequestParser {
             switch line.add(byte) {
             case .needMore:
                 if case .requestLine = state {
-                    if line.count > limits.maxTargetBytes + 32 { throw HTTPParseError(status: 414, reason: "request target too long") }
+                    if line.count > limits.maxTargetBytes + 32 {
+                        throw HTTPParseError(status: 414, reason: "request target too long")
+                    }
                 } else if headBytes > limits.maxHeaderBytes {
                     throw HTTPParseError(status: 431, reason: "header section too large")
                 }
@@ -177,8 +179,12 @@ public struct HTTPRequestParser {
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
             throw HTTPParseError(status: 400, reason: "malformed request line")
         }
-        guard parts[0].allSatisfy(HTTPSyntax.isToken) else { throw HTTPParseError(status: 400, reason: "invalid method") }
-        guard parts[1].count <= limits.maxTargetBytes else { throw HTTPParseError(status: 414, reason: "request target too long") }
+        guard parts[0].allSatisfy(HTTPSyntax.isToken) else {
+            throw HTTPParseError(status: 400, reason: "invalid method")
+        }
+        guard parts[1].count <= limits.maxTargetBytes else {
+            throw HTTPParseError(status: 414, reason: "request target too long")
+        }
         guard parts[1].allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw HTTPParseError(status: 400, reason: "invalid character in the request target")
         }
@@ -199,7 +205,9 @@ public struct HTTPRequestParser {
         if let host = hosts.first, !HTTPSyntax.isValidHost(host) {
             throw HTTPParseError(status: 400, reason: "invalid Host header")
         }
-        events.append(.head(HTTPRequestHead(method: method, target: target, version: version, headers: headers, framing: framing)))
+        events.append(
+            .head(HTTPRequestHead(method: method, target: target, version: version, headers: headers, framing: framing))
+        )
         switch framing {
         case .none, .untilClose:
             finishMessage(&events)
@@ -212,7 +220,9 @@ public struct HTTPRequestParser {
     }
 
     /// Message body length of a request (RFC 9112 §6.1–6.3).
-    static func framing(of headers: HTTPHeaders, version: HTTPVersion, limits: Limits) throws(HTTPParseError) -> HTTPBodyFraming {
+    static func framing(of headers: HTTPHeaders, version: HTTPVersion, limits: Limits) throws(HTTPParseError)
+        -> HTTPBodyFraming
+    {
         let transferEncodings = headers.values(for: "Transfer-Encoding")
         let contentLengths = headers.values(for: "Content-Length")
         if !transferEncodings.isEmpty {
@@ -236,14 +246,18 @@ public struct HTTPRequestParser {
             return .chunked
         }
         if !contentLengths.isEmpty {
-            guard contentLengths.count == 1 else { throw HTTPParseError(status: 400, reason: "duplicate Content-Length") }
+            guard contentLengths.count == 1 else {
+                throw HTTPParseError(status: 400, reason: "duplicate Content-Length")
+            }
             let text = contentLengths[0]
             guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
                 let length = Int(text)
             else {
                 throw HTTPParseError(status: 400, reason: "invalid Content-Length")
             }
-            guard length <= limits.maxBodyBytes else { throw HTTPParseError(status: 413, reason: "request body too large") }
+            guard length <= limits.maxBodyBytes else {
+                throw HTTPParseError(status: 413, reason: "request body too large")
+            }
             return length == 0 ? .none : .contentLength(length)
         }
         return .none

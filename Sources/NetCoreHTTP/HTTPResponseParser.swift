@@ -54,38 +54,38 @@ public struct HTTPResponseParser {
         var events: [Event] = []
         var index = 0
         do {
-                while index < raw.count {
-                    switch state {
-                    case .done, .failed:
-                        return events
-                    case .statusLine, .headers:
-                        try parseHead(raw, &index, &events)
-                    case .fixedBody(let remaining):
-                        let take = min(remaining, raw.count - index)
-                        events.append(.body(Array(UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)]))))
-                        index += take
-                        if take == remaining {
+            while index < raw.count {
+                switch state {
+                case .done, .failed:
+                    return events
+                case .statusLine, .headers:
+                    try parseHead(raw, &index, &events)
+                case .fixedBody(let remaining):
+                    let take = min(remaining, raw.count - index)
+                    events.append(.body(Array(UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)]))))
+                    index += take
+                    if take == remaining {
+                        state = .done
+                        events.append(.end)
+                    } else {
+                        state = .fixedBody(remaining: remaining - take)
+                    }
+                case .chunkedBody:
+                    var decoded: [ChunkedDecoder.Event] = []
+                    try chunked.decode(raw, from: &index, into: &decoded)
+                    for event in decoded {
+                        switch event {
+                        case .data(let data): events.append(.body(data))
+                        case .end:
                             state = .done
                             events.append(.end)
-                        } else {
-                            state = .fixedBody(remaining: remaining - take)
                         }
-                    case .chunkedBody:
-                        var decoded: [ChunkedDecoder.Event] = []
-                        try chunked.decode(raw, from: &index, into: &decoded)
-                        for event in decoded {
-                            switch event {
-                            case .data(let data): events.append(.body(data))
-                            case .end:
-                                state = .done
-                                events.append(.end)
-                            }
-                        }
-                    case .untilClose:
-                        events.append(.body(Array(UnsafeRawBufferPointer(rebasing: raw[index...]))))
-                        index = raw.count
                     }
+                case .untilClose:
+                    events.append(.body(Array(UnsafeRawBufferPointer(rebasing: raw[index...]))))
+                    index = raw.count
                 }
+            }
         } catch {
             state = .failed
             events.append(.error(error))
@@ -125,8 +125,11 @@ public struct HTTPResponseParser {
                         let status = Int(String(decoding: parts[1], as: UTF8.self)), (100...999).contains(status)
                     else { throw HTTPParseError(status: 0, reason: "malformed status line") }
                     head = Head(
-                        version: version, status: status,
-                        reason: parts.count > 2 ? String(decoding: parts[2], as: UTF8.self) : "", headers: HTTPHeaders())
+                        version: version,
+                        status: status,
+                        reason: parts.count > 2 ? String(decoding: parts[2], as: UTF8.self) : "",
+                        headers: HTTPHeaders()
+                    )
                     state = .headers
                 } else if line.line.isEmpty {
                     try headCompleted(&events)
@@ -154,7 +157,9 @@ public struct HTTPResponseParser {
             chunked = ChunkedDecoder()
             state = .chunkedBody
         } else if let text = head.headers["Content-Length"] {
-            guard let length = Int(text), length >= 0 else { throw HTTPParseError(status: 0, reason: "invalid Content-Length") }
+            guard let length = Int(text), length >= 0 else {
+                throw HTTPParseError(status: 0, reason: "invalid Content-Length")
+            }
             if length == 0 {
                 state = .done
                 events.append(.end)

@@ -30,7 +30,8 @@ public final class HTTPServer {
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
 
     /// Creates a server on `loop`; `listen` starts it.
-    public init(loop: EventLoop = .current, configuration: Configuration = Configuration(), handler: @escaping Handler) {
+    public init(loop: EventLoop = .current, configuration: Configuration = Configuration(), handler: @escaping Handler)
+    {
         self.configuration = configuration
         self.handler = handler
         // Half-open: a client may send its request and FIN at once; the response must still go out in full.

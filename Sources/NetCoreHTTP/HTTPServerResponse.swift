@@ -84,7 +84,9 @@ public final class HTTPServerResponse {
     @discardableResult
     public func write(_ data: Buffer) -> Bool {
         if !headersSent { writeHead(status) }
-        guard !finished, !data.isEmpty else { return connection.socket.writableLength < connection.socket.writableHighWaterMark }
+        guard !finished, !data.isEmpty else {
+            return connection.socket.writableLength < connection.socket.writableHighWaterMark
+        }
         var parts: [Buffer] = []
         if let head = pendingHead {
             parts.append(Buffer(head))

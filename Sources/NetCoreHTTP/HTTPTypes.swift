@@ -98,7 +98,13 @@ public struct HTTPRequestHead: Sendable, Equatable {
     /// How the body is delimited.
     public var framing: HTTPBodyFraming
 
-    public init(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders, framing: HTTPBodyFraming = .none) {
+    public init(
+        method: String,
+        target: String,
+        version: HTTPVersion,
+        headers: HTTPHeaders,
+        framing: HTTPBodyFraming = .none
+    ) {
         self.method = method
         self.target = target
         self.version = version

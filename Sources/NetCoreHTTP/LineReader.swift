@@ -53,7 +53,8 @@ enum HTTPSyntax {
     static let tokenTable: [Bool] = (0..<256).map { value in
         let byte = UInt8(value)
         switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "A")...UInt8(ascii: "Z"):
             return true
         default:
             return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
@@ -68,7 +69,8 @@ enum HTTPSyntax {
     static let hostTable: [Bool] = (0..<256).map { value in
         let byte = UInt8(value)
         switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "A")...UInt8(ascii: "Z"):
             return true
         default:
             return Array("-._~%!$&'()*+,;=:[]".utf8).contains(byte)
@@ -89,7 +91,9 @@ enum HTTPSyntax {
             rest = rest[(close + 1)...]
         } else {
             let colon = rest.firstIndex(of: UInt8(ascii: ":")) ?? rest.endIndex
-            guard !rest[..<colon].contains(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]") }) else { return false }
+            guard !rest[..<colon].contains(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]") }) else {
+                return false
+            }
             rest = rest[colon...]
         }
         guard let first = rest.first else { return true }
@@ -114,8 +118,12 @@ enum HTTPSyntax {
         guard colon > 0 else { return .failure(.init(status: 400, reason: "empty header field name")) }
         for byte in line[..<colon] where !isToken(byte) {
             return .failure(
-                .init(status: 400, reason: byte == 0x20 || byte == 0x09
-                    ? "whitespace before the colon in a header field" : "invalid character in a header field name"))
+                .init(
+                    status: 400,
+                    reason: byte == 0x20 || byte == 0x09
+                        ? "whitespace before the colon in a header field" : "invalid character in a header field name"
+                )
+            )
         }
         var start = colon + 1
         var end = line.count
@@ -124,7 +132,9 @@ enum HTTPSyntax {
         for byte in line[start..<end] where !isFieldValueByte(byte) {
             return .failure(.init(status: 400, reason: "control character in a header field value"))
         }
-        return .success((String(decoding: line[..<colon], as: UTF8.self), String(decoding: line[start..<end], as: UTF8.self)))
+        return .success(
+            (String(decoding: line[..<colon], as: UTF8.self), String(decoding: line[start..<end], as: UTF8.self))
+        )
     }
 
     /// Parses `HTTP/x.y`; nil if malformed.

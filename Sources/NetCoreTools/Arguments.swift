@@ -95,19 +95,23 @@ public struct Arguments {
     public func integer(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
         guard let text = values[name] else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            throw UsageError(description: "'--\(name)' must be a number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+            throw UsageError(
+                description:
+                    "'--\(name)' must be a number from \(range.lowerBound) to \(range.upperBound), got '\(text)'"
+            )
         }
         return value
     }
 
     /// The help lines for `options`, aligned.
     public static func help(for options: [Option]) -> String {
-        let labels = options.map { option -> String in
-            switch option.kind {
-            case .flag: "--\(option.name)"
-            case .value(let placeholder): "--\(option.name) \(placeholder)"
-            }
-        } + ["-h, --help"]
+        let labels =
+            options.map { option -> String in
+                switch option.kind {
+                case .flag: "--\(option.name)"
+                case .value(let placeholder): "--\(option.name) \(placeholder)"
+                }
+            } + ["-h, --help"]
         let width = labels.map(\.count).max() ?? 0
         let helps = options.map(\.help) + ["show this help and exit"]
         return zip(labels, helps).map { label, help in

@@ -14,12 +14,20 @@ public enum EchoServerProgram {
 
     static let options: [Arguments.Option] = [
         .init("port", .value(placeholder: "N"), help: "TCP port to listen on (default 8124; 0 picks a free port)"),
-        .init("host", .value(placeholder: "ADDR"), help: "address to listen on (default: all interfaces, IPv4 and IPv6)"),
+        .init(
+            "host",
+            .value(placeholder: "ADDR"),
+            help: "address to listen on (default: all interfaces, IPv4 and IPv6)"
+        ),
         .init("unix", .value(placeholder: "PATH"), help: "listen on a Unix-domain socket instead of TCP"),
         .init("allow-half-open", help: "after a client's FIN, send a summary line, then end (default: end at once)"),
         .init("quiet", help: "no per-connection or per-message log lines (for benchmarks)"),
         .init("max-connections", .value(placeholder: "N"), help: "close connections beyond N at once (per worker)"),
-        .init("workers", .value(placeholder: "N"), help: "N event-loop threads sharing the port via SO_REUSEPORT (default 1)"),
+        .init(
+            "workers",
+            .value(placeholder: "N"),
+            help: "N event-loop threads sharing the port via SO_REUSEPORT (default 1)"
+        ),
     ]
 
     /// The `--help` text.
@@ -52,7 +60,9 @@ public enum EchoServerProgram {
             maxConnections = try parsed.integer("max-connections", in: 1...Int(Int32.max))
             workers = try parsed.integer("workers", in: 1...256) ?? 1
             if workers > 1 && parsed.values["unix"] != nil {
-                throw Arguments.UsageError(description: "--workers needs TCP (SO_REUSEPORT); it cannot be combined with --unix")
+                throw Arguments.UsageError(
+                    description: "--workers needs TCP (SO_REUSEPORT); it cannot be combined with --unix"
+                )
             }
             if parsed.values["unix"] != nil && (parsed.values["port"] != nil || parsed.values["host"] != nil) {
                 throw Arguments.UsageError(description: "--unix cannot be combined with --port or --host")
@@ -69,8 +79,12 @@ public enum EchoServerProgram {
             return ExitCode.success.rawValue
         }
         let settings = Settings(
-            host: parsed.values["host"], unixPath: parsed.values["unix"], allowHalfOpen: parsed.has("allow-half-open"),
-            quiet: parsed.has("quiet"), maxConnections: maxConnections)
+            host: parsed.values["host"],
+            unixPath: parsed.values["unix"],
+            allowHalfOpen: parsed.has("allow-half-open"),
+            quiet: parsed.has("quiet"),
+            maxConnections: maxConnections
+        )
         return serve(port: port, workers: workers, settings: settings)
     }
 
@@ -97,11 +111,18 @@ public enum EchoServerProgram {
             server.maxConnections = settings.maxConnections
             server.on(.connection) { [unowned self] socket in
                 open[ObjectIdentifier(socket)] = socket
-                handle(socket, unixPath: settings.unixPath, allowHalfOpen: settings.allowHalfOpen, quiet: settings.quiet)
+                handle(
+                    socket,
+                    unixPath: settings.unixPath,
+                    allowHalfOpen: settings.allowHalfOpen,
+                    quiet: settings.quiet
+                )
                 socket.on(.close) { [unowned self] _ in open[ObjectIdentifier(socket)] = nil }
             }
             server.on(.drop) {
-                if !settings.quiet { Console.line("connection refused: --max-connections \(settings.maxConnections ?? 0) reached") }
+                if !settings.quiet {
+                    Console.line("connection refused: --max-connections \(settings.maxConnections ?? 0) reached")
+                }
             }
         }
 
@@ -143,11 +164,13 @@ public enum EchoServerProgram {
             Console.line(settings.unixPath.map { "listening on \($0)" } ?? "listening on port \(actual)")
             // Workers bind the port the first server got (which matters with --port 0).
             for _ in 1..<workers {
-                threads.append(LoopThread { workerLoop in
-                    let instance = Instance(loop: workerLoop, settings: settings, reusePort: true)
-                    instance.listen(port: actual, settings: settings) {}
-                    registry.add(LoopBound(instance, loop: workerLoop))
-                })
+                threads.append(
+                    LoopThread { workerLoop in
+                        let instance = Instance(loop: workerLoop, settings: settings, reusePort: true)
+                        instance.listen(port: actual, settings: settings) {}
+                        registry.add(LoopBound(instance, loop: workerLoop))
+                    }
+                )
             }
             if workers > 1 { Console.line("\(workers) workers share port \(actual) (SO_REUSEPORT)") }
         }

@@ -23,7 +23,9 @@ public struct FileResolver: Sendable {
     /// The canonical path and size of the regular file `name` names, or why not.
     public func resolve(_ name: String) -> Result<(path: String, size: Int), Refusal> {
         guard !name.isEmpty else { return .failure(.init(status: 400, reason: "empty file name")) }
-        guard !name.utf8.contains(0) else { return .failure(.init(status: 400, reason: "file name contains a NUL byte")) }
+        guard !name.utf8.contains(0) else {
+            return .failure(.init(status: 400, reason: "file name contains a NUL byte"))
+        }
         guard !name.hasPrefix("/") else {
             return .failure(.init(status: 403, reason: "absolute paths are not served: \(name)"))
         }

@@ -65,19 +65,31 @@ final class FileServer {
         return exitCode.rawValue
     }
 
-    private func handle(_ request: HTTPServerRequest, _ response: HTTPServerResponse, resolver: FileResolver, loop: EventLoop) {
+    private func handle(
+        _ request: HTTPServerRequest,
+        _ response: HTTPServerResponse,
+        resolver: FileResolver,
+        loop: EventLoop
+    ) {
         let started = loop.now
         response.onFinish { [self] in
             guard !quiet else { return }
             let body = request.bodyByteCount > 0 ? " (request body \(request.bodyByteCount) bytes, discarded)" : ""
-            Console.line("\(request.method) \(request.target) \(response.status) \(response.bodyBytesSent) bytes \(loop.now - started) ms\(body)")
+            Console.line(
+                "\(request.method) \(request.target) \(response.status) \(response.bodyBytesSent) bytes \(loop.now - started) ms\(body)"
+            )
         }
         guard let target = RequestTarget(request.target) else {
             return fail(response, 400, "unsupported request target: \(request.target)")
         }
         if !quiet { Console.line(target.query ?? "null") }  // the seed logs the raw query (`null` when absent)
         guard request.method == "GET" || request.method == "HEAD" else {
-            return fail(response, 405, "method \(request.method) not allowed; use GET or HEAD", extra: ["Allow": "GET, HEAD"])
+            return fail(
+                response,
+                405,
+                "method \(request.method) not allowed; use GET or HEAD",
+                extra: ["Allow": "GET, HEAD"]
+            )
         }
         guard target.path == "/" else { return fail(response, 404, "not found: \(target.path) (only / is served)") }
         guard let fileParameter = QueryString.value(of: "file", in: target.query) else {
@@ -130,7 +142,12 @@ final class FileServer {
         response.onClose { file.destroy() }
     }
 
-    private func fail(_ response: HTTPServerResponse, _ status: Int, _ reason: String, extra: HTTPHeaders = HTTPHeaders()) {
+    private func fail(
+        _ response: HTTPServerResponse,
+        _ status: Int,
+        _ reason: String,
+        extra: HTTPHeaders = HTTPHeaders()
+    ) {
         let body = reason + "\n"
         var headers = extra
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")

@@ -26,7 +26,8 @@ public enum PrintableText {
         return result
     }
 
-    private static func append(_ scalar: Unicode.Scalar, encodedAs encoded: ArraySlice<UInt8>, to result: inout String) {
+    private static func append(_ scalar: Unicode.Scalar, encodedAs encoded: ArraySlice<UInt8>, to result: inout String)
+    {
         switch scalar {
         case "\n": result += "\\n"
         case "\r": result += "\\r"

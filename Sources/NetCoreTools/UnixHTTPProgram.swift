@@ -21,18 +21,38 @@ public enum UnixHTTPProgram {
     static let serveOptions: [Arguments.Option] = [
         .init("socket", .value(placeholder: "PATH"), help: "Unix socket to listen on (default \(defaultSocketPath))"),
         .init("port", .value(placeholder: "N"), help: "listen on TCP port N on 127.0.0.1 instead of a Unix socket"),
-        .init("root", .value(placeholder: "DIR"), help: "the only directory files are served from (default: current directory)"),
+        .init(
+            "root",
+            .value(placeholder: "DIR"),
+            help: "the only directory files are served from (default: current directory)"
+        ),
         .init("mode", .value(placeholder: "OCTAL"), help: "permissions of the socket file, e.g. 660"),
         .init("quiet", help: "no per-request log lines"),
-        .init("headers-timeout", .value(placeholder: "MS"), help: "time allowed for a request's headers (default 60000; then 408)"),
-        .init("keep-alive-timeout", .value(placeholder: "MS"), help: "idle keep-alive connections close after MS (default 5000)"),
-        .init("max-body", .value(placeholder: "BYTES"), help: "largest request body accepted (default 1048576; then 413)"),
+        .init(
+            "headers-timeout",
+            .value(placeholder: "MS"),
+            help: "time allowed for a request's headers (default 60000; then 408)"
+        ),
+        .init(
+            "keep-alive-timeout",
+            .value(placeholder: "MS"),
+            help: "idle keep-alive connections close after MS (default 5000)"
+        ),
+        .init(
+            "max-body",
+            .value(placeholder: "BYTES"),
+            help: "largest request body accepted (default 1048576; then 413)"
+        ),
     ]
 
     static let getOptions: [Arguments.Option] = [
         .init("socket", .value(placeholder: "PATH"), help: "Unix socket to connect to (default \(defaultSocketPath))"),
         .init("port", .value(placeholder: "N"), help: "connect to TCP port N on 127.0.0.1 instead"),
-        .init("data", .value(placeholder: "TEXT"), help: "send TEXT as (part of) the request body, chunked; repeatable"),
+        .init(
+            "data",
+            .value(placeholder: "TEXT"),
+            help: "send TEXT as (part of) the request body, chunked; repeatable"
+        ),
         .init("method", .value(placeholder: "NAME"), help: "request method (default GET)"),
     ]
 
@@ -82,11 +102,15 @@ public enum UnixHTTPProgram {
                 guard parsed.positionals.count == 1, let target = parsed.positionals.first else {
                     throw Arguments.UsageError(description: "get needs exactly one TARGET, e.g. '/?file=main.txt'")
                 }
-                let destination: HTTPClientRequest.Destination = port.map { .tcp(host: "127.0.0.1", port: $0) }
+                let destination: HTTPClientRequest.Destination =
+                    port.map { .tcp(host: "127.0.0.1", port: $0) }
                     ?? .unix(path: parsed.values["socket"] ?? defaultSocketPath)
                 return get(
-                    target: target, method: parsed.values["method"] ?? "GET", destination: destination,
-                    body: parsed.allValues["data"] ?? [])
+                    target: target,
+                    method: parsed.values["method"] ?? "GET",
+                    destination: destination,
+                    body: parsed.allValues["data"] ?? []
+                )
             }
             if let extra = parsed.positionals.first {
                 throw Arguments.UsageError(description: "unexpected argument '\(extra)'")
@@ -99,11 +123,22 @@ public enum UnixHTTPProgram {
                 mode = value
             }
             var configuration = HTTPServer.Configuration()
-            configuration.headersTimeout = try parsed.integer("headers-timeout", in: 1...86_400_000) ?? configuration.headersTimeout
-            configuration.keepAliveTimeout = try parsed.integer("keep-alive-timeout", in: 1...86_400_000) ?? configuration.keepAliveTimeout
-            configuration.limits.maxBodyBytes = try parsed.integer("max-body", in: 0...Int(Int32.max)) ?? configuration.limits.maxBodyBytes
-            let server = FileServer(root: parsed.values["root"] ?? ".", quiet: parsed.has("quiet"), configuration: configuration)
-            return server.run(socketPath: port == nil ? parsed.values["socket"] ?? defaultSocketPath : nil, port: port, mode: mode)
+            configuration.headersTimeout =
+                try parsed.integer("headers-timeout", in: 1...86_400_000) ?? configuration.headersTimeout
+            configuration.keepAliveTimeout =
+                try parsed.integer("keep-alive-timeout", in: 1...86_400_000) ?? configuration.keepAliveTimeout
+            configuration.limits.maxBodyBytes =
+                try parsed.integer("max-body", in: 0...Int(Int32.max)) ?? configuration.limits.maxBodyBytes
+            let server = FileServer(
+                root: parsed.values["root"] ?? ".",
+                quiet: parsed.has("quiet"),
+                configuration: configuration
+            )
+            return server.run(
+                socketPath: port == nil ? parsed.values["socket"] ?? defaultSocketPath : nil,
+                port: port,
+                mode: mode
+            )
         } catch {
             Console.error("unix-http: \(error) (see --help)")
             return ExitCode.usage.rawValue
@@ -112,12 +147,18 @@ public enum UnixHTTPProgram {
 
     // MARK: - get
 
-    static func get(target: String, method: String, destination: HTTPClientRequest.Destination, body: [String]) -> Int32 {
+    static func get(target: String, method: String, destination: HTTPClientRequest.Destination, body: [String]) -> Int32
+    {
         let loop = EventLoop.main
         var exitCode = ExitCode.success
         var decoder = UTF8StreamDecoder()
         let request = HTTPClientRequest(
-            loop: loop, method: method, target: target, destination: destination, body: body.map { Buffer($0) })
+            loop: loop,
+            method: method,
+            target: target,
+            destination: destination,
+            body: body.map { Buffer($0) }
+        )
         var gotHead = false
         request.onResponse { head in
             gotHead = true

@@ -162,7 +162,9 @@ public final class EventLoop: @unchecked Sendable {
     func register(fd: Int32, interest: Interest, handler: any IOHandler) throws(SystemError) {
         let index = Int(fd)
         if index >= registrations.count {
-            registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))
+            registrations.append(
+                contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count))
+            )
         }
         let generation = nextGeneration
         nextGeneration &+= 1

@@ -14,13 +14,18 @@ public final class LoopThread: @unchecked Sendable {
     /// Starts a thread that creates a loop, calls `setup` with it on that thread, then runs the loop until it is done.
     public init(_ setup: @escaping @Sendable (EventLoop) -> Void) {
         let context = Unmanaged.passRetained(Context(setup)).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            let context = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
-            let loop = EventLoop.current
-            context.body(loop)
-            loop.run()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &thread,
+            nil,
+            { raw in
+                let context = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
+                let loop = EventLoop.current
+                context.body(loop)
+                loop.run()
+                return nil
+            },
+            context
+        )
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 

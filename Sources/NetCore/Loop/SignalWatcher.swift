@@ -1,5 +1,5 @@
-@preconcurrency import Glibc
 import CNetCoreShims
+@preconcurrency import Glibc
 
 /// A subscription to a POSIX signal made by `EventLoop.onSignal`. Cancel it to restore the default action.
 public final class SignalWatcher {
@@ -68,7 +68,9 @@ final class SignalRouter: IOHandler {
     func add(_ watcher: SignalWatcher) {
         if !watchers.contains(where: { $0.signal == watcher.signal }) {
             if netcore_signal_route(watcher.signal, writeEnd.rawValue) != 0 {
-                fatalError("NetCore: cannot watch signal \(watcher.signal): \(SystemError(errno: errno, syscall: "sigaction"))")
+                fatalError(
+                    "NetCore: cannot watch signal \(watcher.signal): \(SystemError(errno: errno, syscall: "sigaction"))"
+                )
             }
         }
         watchers.append(watcher)
@@ -85,9 +87,11 @@ final class SignalRouter: IOHandler {
         var bytes = [UInt8](repeating: 0, count: 64)
         let count: Int
         do {
-            guard case .processed(let n) = try bytes.withUnsafeMutableBytes({ buffer throws(SystemError) in
-                try Posix.read(readEnd.rawValue, buffer)
-            }) else { return }
+            guard
+                case .processed(let n) = try bytes.withUnsafeMutableBytes({ buffer throws(SystemError) in
+                    try Posix.read(readEnd.rawValue, buffer)
+                })
+            else { return }
             count = n
         } catch {
             return

@@ -121,11 +121,15 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         switch storage {
         case .v4(var address):
             return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         case .v6(var address):
             return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
         case .unix(let bytes):
             var address = sockaddr_un()
@@ -191,14 +195,16 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         var addresses: [SocketAddress] = []
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let entry = cursor {
-            if let sa = entry.pointee.ai_addr, let address = SocketAddress(sockaddr: sa, length: entry.pointee.ai_addrlen),
+            if let sa = entry.pointee.ai_addr,
+                let address = SocketAddress(sockaddr: sa, length: entry.pointee.ai_addrlen),
                 !addresses.contains(address)
             {
                 addresses.append(address)
             }
             cursor = entry.pointee.ai_next
         }
-        return addresses.isEmpty ? .failure(SystemError(errno: SystemError.notFound, syscall: "getaddrinfo")) : .success(addresses)
+        return addresses.isEmpty
+            ? .failure(SystemError(errno: SystemError.notFound, syscall: "getaddrinfo")) : .success(addresses)
     }
 }
 

@@ -1,5 +1,5 @@
-@preconcurrency import Glibc
 import CNetCoreShims
+@preconcurrency import Glibc
 
 /// The outcome of a non-blocking call: it did something, or it would have blocked.
 /// Would-block is a value, not an error (STYLE.md §2.2).

@@ -82,7 +82,7 @@ public final class ReadStream: IOHandler {
                 do {
                     try loop.register(fd: descriptor, interest: .read, handler: self)
                     isRegistered = true
-                } catch where error.errno == EPERM {
+                } catch  where error.errno == EPERM {
                     isPollable = false
                 } catch {
                     finish(error: SocketError(error))

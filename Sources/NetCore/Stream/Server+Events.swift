@@ -49,7 +49,9 @@ extension Server.Event where Payload == SocketError {
 extension Net {
     /// Creates a server, as Node's `net.createServer(options, connectionListener)`.
     public static func createServer(
-        allowHalfOpen: Bool = false, pauseOnConnect: Bool = false, loop: EventLoop = .current,
+        allowHalfOpen: Bool = false,
+        pauseOnConnect: Bool = false,
+        loop: EventLoop = .current,
         _ connectionListener: ((Socket) -> Void)? = nil
     ) -> Server {
         Server(loop: loop, allowHalfOpen: allowHalfOpen, pauseOnConnect: pauseOnConnect, connectionListener)

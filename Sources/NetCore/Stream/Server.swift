@@ -1,5 +1,5 @@
-@preconcurrency import Glibc
 import Dispatch
+@preconcurrency import Glibc
 
 /// A TCP or Unix-domain listening server with Node's `net.Server` semantics.
 ///
@@ -42,7 +42,9 @@ public final class Server: IOHandler {
 
     /// Creates a server; `connectionListener`, if given, is added as a `connection` listener.
     public init(
-        loop: EventLoop = .current, allowHalfOpen: Bool = false, pauseOnConnect: Bool = false,
+        loop: EventLoop = .current,
+        allowHalfOpen: Bool = false,
+        pauseOnConnect: Bool = false,
         _ connectionListener: ((Socket) -> Void)? = nil
     ) {
         self.loop = loop
@@ -79,7 +81,7 @@ public final class Server: IOHandler {
             let any6 = SocketAddress(ip: "::", port: port)!
             do {
                 try bindAndListen(any6)
-            } catch where error.errno == EAFNOSUPPORT {
+            } catch  where error.errno == EAFNOSUPPORT {
                 listenFailedOrRetry(SocketAddress(ip: "0.0.0.0", port: port)!)
             } catch {
                 fail(error)
@@ -104,8 +106,14 @@ public final class Server: IOHandler {
                 case .failure(let error):
                     server.fail(
                         SocketError(
-                            code: error.code, message: "getaddrinfo \(error.code) \(host)", errno: error.errno,
-                            syscall: "getaddrinfo", address: host, port: port))
+                            code: error.code,
+                            message: "getaddrinfo \(error.code) \(host)",
+                            errno: error.errno,
+                            syscall: "getaddrinfo",
+                            address: host,
+                            port: port
+                        )
+                    )
                 }
             }
         }
@@ -132,7 +140,8 @@ public final class Server: IOHandler {
         do {
             address = try SocketAddress(unixPath: path)
         } catch {
-            let message = error.errno == ENAMETOOLONG
+            let message =
+                error.errno == ENAMETOOLONG
                 ? "listen ENAMETOOLONG \(path) (the path is \(path.utf8.count) bytes; Unix sockets allow \(SocketAddress.maxUnixPathLength))"
                 : "listen \(error.code) \(path)"
             fail(SocketError(code: error.code, message: message, errno: error.errno, syscall: "listen", address: path))
@@ -142,7 +151,7 @@ public final class Server: IOHandler {
         do {
             do {
                 try bindAndListen(address, mode: mode)
-            } catch where error.errno == EADDRINUSE && !isAbstract {
+            } catch  where error.errno == EADDRINUSE && !isAbstract {
                 try replaceStaleSocketFile(at: path, address: address)
                 try bindAndListen(address, mode: mode)
             }
@@ -160,8 +169,12 @@ public final class Server: IOHandler {
     private func replaceStaleSocketFile(at path: String, address: SocketAddress) throws(SocketError) {
         let inUse = { (why: String) in
             SocketError(
-                code: "EADDRINUSE", message: "listen EADDRINUSE \(path) (\(why))", errno: EADDRINUSE, syscall: "listen",
-                address: path)
+                code: "EADDRINUSE",
+                message: "listen EADDRINUSE \(path) (\(why))",
+                errno: EADDRINUSE,
+                syscall: "listen",
+                address: path
+            )
         }
         guard Posix.fileType(atPath: path) == S_IFSOCK else {
             throw inUse("the path exists and is not a socket; it was left untouched")
@@ -173,7 +186,11 @@ public final class Server: IOHandler {
         } else {
             let probe = Posix.probeUnixSocket(address)
             guard probe == ECONNREFUSED else {
-                throw inUse(probe == 0 ? "a server is listening there" : "cannot tell whether a server is listening: \(SystemError(errno: probe, syscall: "connect").code)")
+                throw inUse(
+                    probe == 0
+                        ? "a server is listening there"
+                        : "cannot tell whether a server is listening: \(SystemError(errno: probe, syscall: "connect").code)"
+                )
             }
         }
         do {

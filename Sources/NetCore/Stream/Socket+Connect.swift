@@ -34,8 +34,14 @@ extension Socket {
                 case .failure(let error):
                     socket.destroy(
                         SocketError(
-                            code: error.code, message: "getaddrinfo \(error.code) \(host)", errno: error.errno,
-                            syscall: "getaddrinfo", address: host, port: port))
+                            code: error.code,
+                            message: "getaddrinfo \(error.code) \(host)",
+                            errno: error.errno,
+                            syscall: "getaddrinfo",
+                            address: host,
+                            port: port
+                        )
+                    )
                 }
             }
         }
@@ -59,7 +65,10 @@ extension Socket {
 
     private func beginConnect(_ callback: (() -> Void)?) -> Bool {
         guard !isDestroyed, fd == nil, !isConnecting else {
-            reportUnhandled(SocketError(code: "ERR_SOCKET_CONNECTING", message: "connect() on a socket that is already in use"), on: "socket")
+            reportUnhandled(
+                SocketError(code: "ERR_SOCKET_CONNECTING", message: "connect() on a socket that is already in use"),
+                on: "socket"
+            )
             return false
         }
         if let callback { connectListeners.appendOnce(callback) }
@@ -127,7 +136,10 @@ extension Net {
     /// Opens a TCP connection, as Node's `net.createConnection(port, host)`.
     @discardableResult
     public static func createConnection(
-        port: Int, host: String = "localhost", allowHalfOpen: Bool = false, loop: EventLoop = .current,
+        port: Int,
+        host: String = "localhost",
+        allowHalfOpen: Bool = false,
+        loop: EventLoop = .current,
         _ callback: (() -> Void)? = nil
     ) -> Socket {
         Socket(loop: loop, allowHalfOpen: allowHalfOpen).connect(port: port, host: host, callback)
@@ -136,7 +148,10 @@ extension Net {
     /// Opens a Unix-domain connection, as Node's `net.createConnection(path)`.
     @discardableResult
     public static func createConnection(
-        path: String, allowHalfOpen: Bool = false, loop: EventLoop = .current, _ callback: (() -> Void)? = nil
+        path: String,
+        allowHalfOpen: Bool = false,
+        loop: EventLoop = .current,
+        _ callback: (() -> Void)? = nil
     ) -> Socket {
         Socket(loop: loop, allowHalfOpen: allowHalfOpen).connect(path: path, callback)
     }

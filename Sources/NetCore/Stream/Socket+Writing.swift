@@ -64,7 +64,8 @@ extension Socket {
         do {
             result = try writeQueue.flush(
                 writeOne: { buffer throws(SystemError) in try Posix.send(fd, buffer) },
-                writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) })
+                writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) }
+            )
         } catch {
             destroy(SocketError(error))
             return
@@ -111,7 +112,7 @@ extension Socket {
         shutdownSent = true
         do {
             try Posix.shutdownWrite(fd)
-        } catch where error.errno == ENOTCONN {
+        } catch  where error.errno == ENOTCONN {
             // The peer is already gone; the read side will report it.
         } catch {
             destroy(SocketError(error))

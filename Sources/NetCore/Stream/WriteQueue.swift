@@ -100,14 +100,19 @@ struct WriteQueue {
 
     /// Pins each chunk's bytes while filling its iovec, then calls `body` with all of them pinned.
     private static func gather(
-        _ chunks: ArraySlice<[UInt8]>, firstOffset: Int, into iovecs: UnsafeMutableBufferPointer<iovec>, at index: Int,
+        _ chunks: ArraySlice<[UInt8]>,
+        firstOffset: Int,
+        into iovecs: UnsafeMutableBufferPointer<iovec>,
+        at index: Int,
         _ body: (UnsafeMutableBufferPointer<iovec>) throws(SystemError) -> IOResult<Int>
     ) -> Result<IOResult<Int>, SystemError> {
         if index == iovecs.count { return Result { () throws(SystemError) in try body(iovecs) } }
         let offset = index == 0 ? firstOffset : 0
         return chunks[chunks.startIndex + index].withUnsafeBytes { raw in
             iovecs[index] = iovec(
-                iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress.map { $0 + offset }), iov_len: raw.count - offset)
+                iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress.map { $0 + offset }),
+                iov_len: raw.count - offset
+            )
             return gather(chunks, firstOffset: firstOffset, into: iovecs, at: index + 1, body)
         }
     }
