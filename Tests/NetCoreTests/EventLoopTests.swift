@@ -99,6 +99,27 @@ import Testing
         #expect(onLoop.value)
     }
 
+    @Test func now_isFresh_inIOCallbacksAfterALongWait() {
+        var elapsed: UInt64 = 0
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let writer = fds[1]
+        runLoop { loop in
+            let started = loop.now
+            let stream = ReadStream(descriptor: fds[0], closesDescriptor: true, loop: loop)
+            stream.on(.data) { _ in
+                elapsed = loop.now - started
+                stream.destroy()
+            }
+            Thread.detachNewThread {
+                usleep(200_000)  // the loop sleeps in epoll_wait meanwhile; this is the delay under test
+                _ = write(writer, "x", 1)
+                close(writer)
+            }
+        }
+        #expect(elapsed >= 190, "loop.now in the callback lagged: \(elapsed) ms after a 200 ms wait")
+    }
+
     @Test func onSignal_deliversSignalAsLoopEvent() {
         var got = false
         runLoop { loop in

@@ -115,9 +115,17 @@ public final class EventLoop: @unchecked Sendable {
             if isStopping || !isAlive { break }
             let timeout: Int32 = immediates.isEmpty ? pollTimeout() : 0
             do {
+                var isTimeFresh = false
                 try poller.wait(timeoutMilliseconds: timeout) { token, events in
+                    // The wait may have slept a long time: callbacks must see the time they run at (libuv updates
+                    // its clock right after epoll_wait), or deadlines computed from `now` start in the past.
+                    if !isTimeFresh {
+                        updateTime()
+                        isTimeFresh = true
+                    }
                     dispatch(token: token, events: events)
                 }
+                if !isTimeFresh { updateTime() }
             } catch {
                 fatalError("NetCore: epoll_wait failed: \(error)")
             }
