@@ -22,7 +22,13 @@ public final class HTTPServerResponse {
     let connection: HTTPConnection
     let request: HTTPRequestHead
     private var framing: HTTPBodyFraming = .none
-    private var pendingHead: [UInt8]?
+    /// Output held back until the end of the current tick, so a handler's head, writes and end leave in one
+    /// gathering system call (Node's http corks the same way).
+    private var corked: [Buffer] = []
+    private var corkedBytes = 0
+    private var isFlushScheduled = false
+    /// Beyond this much held back, output goes out at once.
+    static let corkLimit = 16 * 1024
     private var drainListeners = Listeners<Void>()
     private var closeListeners = Listeners<Void>()
     private var finishListeners = Listeners<Void>()
@@ -76,7 +82,7 @@ public final class HTTPServerResponse {
         var text = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\nDate: \(connection.server.date.now())\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         text += "\r\n"
-        pendingHead = Array(text.utf8)
+        cork(Buffer(Array(text.utf8)))
     }
 
     /// Sends body bytes (framed as one chunk when chunked). Returns false when the connection's write queue is above
@@ -87,22 +93,46 @@ public final class HTTPServerResponse {
         guard !finished, !data.isEmpty else {
             return connection.socket.writableLength < connection.socket.writableHighWaterMark
         }
-        var parts: [Buffer] = []
-        if let head = pendingHead {
-            parts.append(Buffer(head))
-            pendingHead = nil
-        }
         switch framing {
         case .none:
             break
         case .chunked:
-            parts += [Buffer(ChunkedEncoder.sizeLine(data.count)), data, Buffer(ChunkedEncoder.chunkEnd)]
+            cork(Buffer(ChunkedEncoder.sizeLine(data.count)))
+            cork(data)
+            cork(Self.chunkEnd)
             bodyBytesSent += data.count
         case .contentLength, .untilClose:
-            parts.append(data)
+            cork(data)
             bodyBytesSent += data.count
         }
-        return parts.isEmpty ? true : connection.socket.write(contentsOf: parts)
+        if corkedBytes >= Self.corkLimit { return flush() }
+        let socket = connection.socket
+        return socket.writableLength + corkedBytes < socket.writableHighWaterMark
+    }
+
+    private static let chunkEnd = Buffer(ChunkedEncoder.chunkEnd)
+    private static let lastChunk = Buffer(ChunkedEncoder.lastChunk)
+
+    private func cork(_ buffer: Buffer) {
+        corked.append(buffer)
+        corkedBytes += buffer.count
+        if !isFlushScheduled {
+            isFlushScheduled = true
+            connection.socket.loop.nextTick { [self] in
+                isFlushScheduled = false
+                flush()
+            }
+        }
+    }
+
+    /// Hands everything held back to the socket; returns the socket's backpressure answer.
+    @discardableResult
+    private func flush() -> Bool {
+        guard !corked.isEmpty else { return true }
+        let parts = corked
+        corked.removeAll(keepingCapacity: true)
+        corkedBytes = 0
+        return connection.socket.write(contentsOf: parts)
     }
 
     /// Sends the UTF-8 bytes of `text`; see `write(_:)`.
@@ -116,13 +146,8 @@ public final class HTTPServerResponse {
         guard !finished else { return }
         if !headersSent { writeHead(status) }
         finished = true
-        var parts: [Buffer] = []
-        if let head = pendingHead {
-            parts.append(Buffer(head))
-            pendingHead = nil
-        }
-        if case .chunked = framing { parts.append(Buffer(ChunkedEncoder.lastChunk)) }
-        if !parts.isEmpty { connection.socket.write(contentsOf: parts) }
+        if case .chunked = framing { cork(Self.lastChunk) }
+        flush()
         if case .untilClose = framing { keepAlive = false }
         finishListeners.emit(())
         connection.responseFinished(self)

@@ -40,25 +40,40 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// Removes every field named `name`.
     public mutating func remove(name: String) {
-        fields.removeAll { $0.name.lowercased() == name.lowercased() }
+        fields.removeAll { Self.namesMatch($0.name, name) }
     }
 
     /// The first value of `name`, ignoring case.
     public subscript(name: String) -> String? {
-        let lowered = name.lowercased()
-        return fields.first { $0.name.lowercased() == lowered }?.value
+        fields.first { Self.namesMatch($0.name, name) }?.value
     }
 
     /// Every value of `name`, in order.
     public func values(for name: String) -> [String] {
-        let lowered = name.lowercased()
-        return fields.filter { $0.name.lowercased() == lowered }.map(\.value)
+        fields.filter { Self.namesMatch($0.name, name) }.map(\.value)
     }
 
     /// Whether a comma-separated header (like `Connection`) contains `token`, ignoring case.
     public func contains(token: String, in name: String) -> Bool {
         values(for: name).contains { value in
             value.split(separator: ",").contains { $0.trimmingSpaces.lowercased() == token.lowercased() }
+        }
+    }
+
+    /// ASCII case-insensitive comparison of field names, without allocating lowered copies (a hot path).
+    static func namesMatch(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                guard x.count == y.count else { return false }
+                for index in 0..<x.count where x[index] != y[index] {
+                    guard x[index] | 0x20 == y[index] | 0x20, (x[index] | 0x20) >= 0x61, (x[index] | 0x20) <= 0x7A else {
+                        return false
+                    }
+                }
+                return true
+            }
         }
     }
 

@@ -20,36 +20,57 @@ public struct FileResolver: Sendable {
         }
     }
 
-    /// The canonical path and size of the regular file `name` names, or why not.
-    public func resolve(_ name: String) -> Result<(path: String, size: Int), Refusal> {
+    /// An open regular file inside the root: its descriptor (the caller closes it), canonical path and size.
+    public struct OpenFile: Sendable {
+        public let descriptor: Int32
+        public let path: String
+        public let size: Int
+    }
+
+    /// Opens the regular file `name` names, or says why not. The check runs on the file actually opened (its
+    /// canonical path read back from the descriptor), so a symlink swapped in between cannot escape the root.
+    public func open(_ name: String) -> Result<OpenFile, Refusal> {
         guard !name.isEmpty else { return .failure(.init(status: 400, reason: "empty file name")) }
-        guard !name.utf8.contains(0) else {
-            return .failure(.init(status: 400, reason: "file name contains a NUL byte"))
-        }
+        guard !name.utf8.contains(0) else { return .failure(.init(status: 400, reason: "file name contains a NUL byte")) }
         guard !name.hasPrefix("/") else {
             return .failure(.init(status: 403, reason: "absolute paths are not served: \(name)"))
         }
         if name.split(separator: "/", omittingEmptySubsequences: true).contains("..") {
             return .failure(.init(status: 403, reason: "file name escapes the served directory: \(name)"))
         }
-        let candidate = root + "/" + name
-        let canonical: String
+        let fd: Int32
         do {
-            canonical = try FileSystem.canonicalPath(candidate)
+            fd = try FileSystem.openWithoutBlocking(root + "/" + name)
         } catch {
             return .failure(Self.refusal(for: error, name: name))
         }
-        guard canonical.hasPrefix(root == "/" ? "/" : root + "/") else {
-            return .failure(.init(status: 403, reason: "file name escapes the served directory: \(name)"))
-        }
         do {
-            switch try FileSystem.kind(of: canonical) {
-            case .regular(let size): return .success((canonical, size))
-            case .directory: return .failure(.init(status: 404, reason: "not a file (a directory): \(name)"))
-            case .other: return .failure(.init(status: 404, reason: "not a regular file: \(name)"))
+            let canonical = try FileSystem.path(ofDescriptor: fd)
+            guard canonical.hasPrefix(root == "/" ? "/" : root + "/") else {
+                FileSystem.close(fd)
+                return .failure(.init(status: 403, reason: "file name escapes the served directory: \(name)"))
+            }
+            switch try FileSystem.kind(ofDescriptor: fd) {
+            case .regular(let size):
+                return .success(OpenFile(descriptor: fd, path: canonical, size: size))
+            case .directory:
+                FileSystem.close(fd)
+                return .failure(.init(status: 404, reason: "not a file (a directory): \(name)"))
+            case .other:
+                FileSystem.close(fd)
+                return .failure(.init(status: 404, reason: "not a regular file: \(name)"))
             }
         } catch {
+            FileSystem.close(fd)
             return .failure(Self.refusal(for: error, name: name))
+        }
+    }
+
+    /// The canonical path and size of the regular file `name` names, or why not (opens and closes it).
+    public func resolve(_ name: String) -> Result<(path: String, size: Int), Refusal> {
+        open(name).map { file in
+            FileSystem.close(file.descriptor)
+            return (file.path, file.size)
         }
     }
 

@@ -7,6 +7,9 @@ final class FileServer {
     /// The seed's preamble, `0\n` … `99\n`, built once.
     static let counterLines = Buffer((0..<100).map { "\($0)\n" }.joined())
 
+    /// Files up to this size are read in one call instead of streamed.
+    static let smallFileLimit = 64 * 1024
+
     let rootPath: String
     let quiet: Bool
     let configuration: HTTPServer.Configuration
@@ -102,24 +105,31 @@ final class FileServer {
             response.end(Buffer("usage: add ?file=NAME to stream a file from \(resolver.root)\n"))
             return
         }
-        let file: (path: String, size: Int)
-        switch resolver.resolve(name) {
-        case .success(let resolved): file = resolved
+        let file: FileResolver.OpenFile
+        switch resolver.open(name) {
+        case .success(let opened): file = opened
         case .failure(let refusal): return fail(response, refusal.status, refusal.reason)
         }
-        let fd: Int32
-        do {
-            fd = try FileSystem.openForReading(file.path)
-        } catch {
-            let refusal = FileResolver.refusal(for: error, name: name)
-            return fail(response, refusal.status, refusal.reason)
-        }
+        let fd = file.descriptor
         // Everything that can be refused was checked: the status line goes out now.
         response.writeHead(200, headers: headers)
         response.write(Self.counterLines)
         guard request.method == "GET" else {
-            close(fd)
+            FileSystem.close(fd)
             response.end()
+            return
+        }
+        if file.size <= Self.smallFileLimit {
+            // Small files go out with the head and the counter lines in one gathering write.
+            do {
+                let contents = try FileSystem.readPrefix(of: fd, limit: file.size)
+                FileSystem.close(fd)
+                response.end(Buffer(contents))
+            } catch {
+                FileSystem.close(fd)
+                Console.error("unix-http: reading \(name) failed: \(error.code)")
+                response.abort()
+            }
             return
         }
         stream(fd, to: response, loop: loop)

@@ -32,4 +32,53 @@ public enum FileSystem {
     public static func openForReading(_ path: String) throws(SystemError) -> Int32 {
         try syscallChecked("open") { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
     }
+
+    /// Reads up to `limit` bytes from the start of a regular file at once (for small files, where one blocking read
+    /// of page-cached data is cheaper than streaming over several loop turns).
+    /// A file that turns out shorter than `limit` ends the read early; pass the size from `kind(ofDescriptor:)` to
+    /// read it in one call.
+    public static func readPrefix(of fd: Int32, limit: Int) throws(SystemError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: limit)
+        var total = 0
+        while total < limit {
+            let n = try bytes.withUnsafeMutableBytes { raw in
+                Result { () throws(SystemError) in
+                    try syscallChecked("pread") { pread(fd, raw.baseAddress! + total, limit - total, off_t(total)) }
+                }
+            }.get()
+            if n == 0 { break }
+            total += n
+        }
+        bytes.removeSubrange(total...)
+        return bytes
+    }
+
+    /// Opens `path` for reading without blocking on FIFOs or devices (O_NONBLOCK) and close-on-exec.
+    public static func openWithoutBlocking(_ path: String) throws(SystemError) -> Int32 {
+        try syscallChecked("open") { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) }
+    }
+
+    /// The canonical path of the file an open descriptor refers to (from /proc/self/fd): what was actually opened,
+    /// symlinks resolved, with no window between checking and opening.
+    public static func path(ofDescriptor fd: Int32) throws(SystemError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = try syscallChecked("readlink") { readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1) }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// What an open descriptor refers to.
+    public static func kind(ofDescriptor fd: Int32) throws(SystemError) -> Kind {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError(errno: errno, syscall: "fstat") }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .regular(size: Int(info.st_size))
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
+    /// Closes a descriptor obtained from this type.
+    public static func close(_ fd: Int32) {
+        Posix.close(fd)
+    }
 }
