@@ -195,26 +195,59 @@ public enum EchoServerProgram {
     static let prefix = Buffer("Repeating: ")
 
     static func handle(_ socket: Socket, unixPath: String?, allowHalfOpen: Bool, quiet: Bool) {
-        let peer = unixPath ?? "\(socket.remoteAddress ?? "?") \(socket.remotePort ?? 0)"
-        var bytes = 0
-        var messages = 0
+        let connection = EchoConnection(socket: socket, unixPath: unixPath, allowHalfOpen: allowHalfOpen, quiet: quiet)
         if !quiet { Console.line("connected") }
-        socket.on(.data) { chunk in
-            bytes += chunk.count
-            messages += 1
-            if !quiet { Console.line("\(PrintableText.escape(chunk.bytes)) from \(peer)") }
-            socket.write(prefix, chunk)
+        // Each listener captures only the connection object, so Swift needs no extra context allocations: an idle
+        // connection should cost as little memory as possible.
+        socket.on(.data) { [connection] chunk in connection.received(chunk) }
+        socket.on(.end) { [connection] in connection.ended() }
+        socket.on(.error) { [connection] error in connection.failed(error) }
+    }
+}
+
+/// One echo connection's state: its counters (for the half-open summary) and how to name its peer in the log.
+final class EchoConnection {
+    unowned let socket: Socket
+    let unixPath: String?
+    let allowHalfOpen: Bool
+    let quiet: Bool
+    var bytes = 0
+    var messages = 0
+    private var peerName: String?
+
+    init(socket: Socket, unixPath: String?, allowHalfOpen: Bool, quiet: Bool) {
+        self.socket = socket
+        self.unixPath = unixPath
+        self.allowHalfOpen = allowHalfOpen
+        self.quiet = quiet
+        if !quiet { peerName = peer }
+    }
+
+    /// "<address> <port>" for TCP (read while the connection is open), the path for a Unix socket.
+    var peer: String {
+        if let peerName { return peerName }
+        let name = unixPath ?? "\(socket.remoteAddress ?? "?") \(socket.remotePort ?? 0)"
+        peerName = name
+        return name
+    }
+
+    func received(_ chunk: Buffer) {
+        bytes += chunk.count
+        messages += 1
+        if !quiet { Console.line("\(PrintableText.escape(chunk.bytes)) from \(peer)") }
+        socket.write(EchoServerProgram.prefix, chunk)
+    }
+
+    func ended() {
+        if !quiet { Console.line("client closed connection") }
+        if allowHalfOpen {
+            // Half-open: our side is still writable after the client's FIN, so say goodbye, then end.
+            socket.end(Buffer("received \(bytes) bytes in \(messages) messages\n"))
         }
-        socket.on(.end) {
-            if !quiet { Console.line("client closed connection") }
-            if allowHalfOpen {
-                // Half-open: our side is still writable after the client's FIN, so say goodbye, then end.
-                socket.end(Buffer("received \(bytes) bytes in \(messages) messages\n"))
-            }
-        }
-        socket.on(.error) { error in
-            Console.error("echo-server: connection from \(peer): \(error.code) (\(error.reason))")
-        }
+    }
+
+    func failed(_ error: SocketError) {
+        Console.error("echo-server: connection from \(peer): \(error.code) (\(error.reason))")
     }
 }
 

@@ -15,7 +15,7 @@ extension Socket {
             return self
         }
         if let numeric = SocketAddress(ip: host, port: port) {
-            connectCandidates = [numeric]
+            connectState = ConnectState(candidates: [numeric])
             attemptNextAddress(lastError: nil)
             return self
         }
@@ -29,7 +29,7 @@ extension Socket {
                 guard !socket.isDestroyed else { return }
                 switch result {
                 case .success(let addresses):
-                    socket.connectCandidates = addresses
+                    socket.connectState = ConnectState(candidates: addresses)
                     socket.attemptNextAddress(lastError: nil)
                 case .failure(let error):
                     socket.destroy(
@@ -54,7 +54,7 @@ extension Socket {
         loop.assertInLoop()
         guard beginConnect(callback) else { return self }
         do {
-            connectCandidates = [try SocketAddress(unixPath: path)]
+            connectState = ConnectState(candidates: [try SocketAddress(unixPath: path)])
         } catch {
             destroy(SocketError(SystemError(errno: error.errno, syscall: "connect"), address: nil))
             return self
@@ -71,7 +71,7 @@ extension Socket {
             )
             return false
         }
-        if let callback { connectListeners.appendOnce(callback) }
+        if let callback { rareListeners.connect.appendOnce(callback) }
         isConnecting = true
         updateAlive()
         return true
@@ -79,12 +79,12 @@ extension Socket {
 
     /// Tries the next candidate address; when none is left, fails with the last error.
     func attemptNextAddress(lastError: SocketError?) {
-        guard !connectCandidates.isEmpty else {
+        guard let state = connectState, !state.candidates.isEmpty else {
             destroy(lastError ?? SocketError(code: "ECONNREFUSED", message: "connect ECONNREFUSED"))
             return
         }
-        let address = connectCandidates.removeFirst()
-        connectTarget = address
+        let address = state.candidates.removeFirst()
+        state.target = address
         let raw: Int32
         do {
             raw = try Posix.socket(domain: address.domain, type: Int32(SOCK_STREAM.rawValue))
@@ -111,7 +111,7 @@ extension Socket {
 
     /// The descriptor became writable (or failed) while connecting: read the verdict from SO_ERROR.
     func finishConnect() {
-        guard let raw = fd?.rawValue, let address = connectTarget else { return }
+        guard let raw = fd?.rawValue, let address = connectState?.target else { return }
         let error = Posix.pendingError(raw)
         if error == 0 {
             didConnect()

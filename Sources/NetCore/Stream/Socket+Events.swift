@@ -29,17 +29,17 @@ extension Listeners {
 
 extension Socket.Event where Payload == Void {
     /// The connection is established (client sockets).
-    public static var connect: Self { Self { $0.connectListeners.add($1, once: $2) } }
+    public static var connect: Self { Self { $0.rareListeners.connect.add($1, once: $2) } }
     /// The socket is ready to use; right after `connect`.
-    public static var ready: Self { Self { $0.readyListeners.add($1, once: $2) } }
+    public static var ready: Self { Self { $0.rareListeners.ready.add($1, once: $2) } }
     /// The peer ended its side (FIN received, all data delivered).
     public static var end: Self { Self { $0.endListeners.add($1, once: $2) } }
     /// Our side has ended: every queued byte was handed to the kernel and FIN was sent.
-    public static var finish: Self { Self { $0.finishListeners.add($1, once: $2) } }
+    public static var finish: Self { Self { $0.rareListeners.finish.add($1, once: $2) } }
     /// The write queue emptied after `write()` returned false.
-    public static var drain: Self { Self { $0.drainListeners.add($1, once: $2) } }
+    public static var drain: Self { Self { $0.rareListeners.drain.add($1, once: $2) } }
     /// The socket was idle for the time given to `setTimeout`; it stays open.
-    public static var timeout: Self { Self { $0.timeoutListeners.add($1, once: $2) } }
+    public static var timeout: Self { Self { $0.rareListeners.timeout.add($1, once: $2) } }
 }
 
 extension Socket.Event where Payload == Buffer {

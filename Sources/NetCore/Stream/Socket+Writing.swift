@@ -75,7 +75,7 @@ extension Socket {
             if needDrain {
                 needDrain = false
                 loop.nextTick { [self] in
-                    if !isDestroyed { drainListeners.emit(()) }
+                    if !isDestroyed { rare?.drain.emit(()) }
                 }
             }
             if endCalled && !shutdownSent {
@@ -90,7 +90,7 @@ extension Socket {
     @discardableResult
     public func end(_ callback: (() -> Void)? = nil) -> Socket {
         loop.assertInLoop()
-        if let callback { finishListeners.appendOnce(callback) }
+        if let callback { rareListeners.finish.appendOnce(callback) }
         guard !endCalled, !isDestroyed else { return self }
         endCalled = true
         if !isConnecting && fd != nil && writeQueue.isEmpty {
@@ -121,7 +121,7 @@ extension Socket {
         loop.nextTick { [self] in
             guard !isDestroyed else { return }
             finishEmitted = true
-            finishListeners.emit(())
+            rare?.finish.emit(())
             // Node's autoDestroy: both sides done.
             if endEmitted && !isDestroyed { destroy() }
         }
@@ -164,15 +164,11 @@ extension Socket {
 
     /// After `close`, listeners are dropped so closures that capture the socket do not keep it alive.
     private func releaseListeners() {
-        connectListeners.removeAll()
-        readyListeners.removeAll()
         dataListeners.removeAll()
         endListeners.removeAll()
-        finishListeners.removeAll()
         closeListeners.removeAll()
         errorListeners.removeAll()
-        drainListeners.removeAll()
-        timeoutListeners.removeAll()
+        rare = nil
     }
 
     /// Ends the socket once queued writes are flushed, then closes (Node's `destroySoon`).
@@ -180,7 +176,7 @@ extension Socket {
         if endCalled && finishEmitted {
             destroy()
         } else {
-            finishListeners.appendOnce { [self] in destroy() }
+            rareListeners.finish.appendOnce { [self] in destroy() }
             end()
         }
     }

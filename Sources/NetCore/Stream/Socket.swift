@@ -28,8 +28,8 @@ public final class Socket: IOHandler {
     var isRegistered = false
     var isConnecting = false
     /// Addresses still to try if the current connection attempt fails, and the one being tried.
-    var connectCandidates: [SocketAddress] = []
-    var connectTarget: SocketAddress?
+    /// Present only while connecting: the addresses still to try and the one being tried.
+    var connectState: ConnectState?
 
     var isDestroyed = false
     var readEnded = false
@@ -58,19 +58,24 @@ public final class Socket: IOHandler {
     /// Bytes accepted by `write()` (sent or still queued), as Node counts them.
     public internal(set) var bytesWritten = 0
     /// The address of the other end, once connected.
-    public private(set) var remoteSocketAddress: SocketAddress?
+    public var remoteSocketAddress: SocketAddress? { addresses?.remote }
     /// The local address, once connected.
-    public private(set) var localSocketAddress: SocketAddress?
+    public var localSocketAddress: SocketAddress? { addresses?.local }
 
-    var connectListeners = Listeners<Void>()
-    var readyListeners = Listeners<Void>()
     var dataListeners = Listeners<Buffer>()
     var endListeners = Listeners<Void>()
-    var finishListeners = Listeners<Void>()
     var closeListeners = Listeners<Bool>()
     var errorListeners = Listeners<SocketError>()
-    var drainListeners = Listeners<Void>()
-    var timeoutListeners = Listeners<Void>()
+    /// Listeners for the events most sockets never use, allocated on first use: an idle connection should cost
+    /// as little memory as possible.
+    var rare: RareListeners?
+    var rareListeners: RareListeners {
+        if let rare { return rare }
+        let created = RareListeners()
+        rare = created
+        return created
+    }
+    var addressCache: AddressCache?
 
     /// How many bytes are buffered for a socket with no `data` listener before it stops reading from the kernel.
     static let readableHighWaterMark = 16 * 1024
@@ -137,16 +142,12 @@ public final class Socket: IOHandler {
     /// Called when a connection is up: accepted, or connect completed.
     func didConnect() {
         isConnecting = false
-        connectCandidates = []
-        if let fd = fd?.rawValue {
-            remoteSocketAddress = Posix.peerAddress(fd)
-            localSocketAddress = Posix.localAddress(fd)
-        }
+        connectState = nil
         touch()
         updateAlive()
         if server == nil {
-            connectListeners.emit(())
-            readyListeners.emit(())
+            rare?.connect.emit(())
+            rare?.ready.emit(())
             guard !isDestroyed else { return }
         }
         if !writeQueue.isEmpty {
@@ -354,7 +355,7 @@ public final class Socket: IOHandler {
     @discardableResult
     public func setTimeout(_ milliseconds: Int, _ callback: (() -> Void)? = nil) -> Socket {
         idleTimeout = max(0, milliseconds)
-        if let callback { timeoutListeners.appendOnce(callback) }
+        if let callback { rareListeners.timeout.appendOnce(callback) }
         idleTimer?.cancel()
         idleTimerArmed = false
         if idleTimeout > 0 && !isDestroyed {
@@ -375,7 +376,7 @@ public final class Socket: IOHandler {
         let idle = Int(loop.now &- lastActivity)
         if idle >= idleTimeout {
             // Fires once per idle period; the next activity re-arms it (Node refreshes on activity).
-            timeoutListeners.emit(())
+            rare?.timeout.emit(())
         } else {
             armIdleTimer(after: idleTimeout - idle)
         }
@@ -384,3 +385,41 @@ public final class Socket: IOHandler {
 
 @available(*, unavailable)
 extension Socket: Sendable {}
+
+/// The listeners of a socket's less common events.
+final class RareListeners {
+    var connect = Listeners<Void>()
+    var ready = Listeners<Void>()
+    var finish = Listeners<Void>()
+    var drain = Listeners<Void>()
+    var timeout = Listeners<Void>()
+}
+
+/// Addresses fetched from the kernel on first use and kept (Node's `_getpeername`/`_getsockname` caching).
+final class AddressCache {
+    let remote: SocketAddress?
+    let local: SocketAddress?
+    init(remote: SocketAddress?, local: SocketAddress?) {
+        self.remote = remote
+        self.local = local
+    }
+}
+
+/// The addresses a connecting socket still has to try.
+final class ConnectState {
+    var candidates: [SocketAddress]
+    var target: SocketAddress?
+    init(candidates: [SocketAddress]) { self.candidates = candidates }
+}
+
+extension Socket {
+    /// The socket's addresses, read from the kernel once; nil before the connection is up (and after a close, if
+    /// never asked while open), as in Node.
+    var addresses: AddressCache? {
+        if let addressCache { return addressCache }
+        guard let fd = fd?.rawValue, !isConnecting else { return nil }
+        let cache = AddressCache(remote: Posix.peerAddress(fd), local: Posix.localAddress(fd))
+        addressCache = cache
+        return cache
+    }
+}
