@@ -100,7 +100,6 @@ public enum EchoServerProgram {
     final class Instance {
         let loop: EventLoop
         let server: Server
-        private var open: [ObjectIdentifier: Socket] = [:]
         private var stopping = false
         private(set) var failed = false
 
@@ -109,15 +108,13 @@ public enum EchoServerProgram {
             server = Net.createServer(allowHalfOpen: settings.allowHalfOpen, loop: loop)
             server.reusePort = reusePort
             server.maxConnections = settings.maxConnections
-            server.on(.connection) { [unowned self] socket in
-                open[ObjectIdentifier(socket)] = socket
+            server.on(.connection) { socket in
                 handle(
                     socket,
                     unixPath: settings.unixPath,
                     allowHalfOpen: settings.allowHalfOpen,
                     quiet: settings.quiet
                 )
-                socket.on(.close) { [unowned self] _ in open[ObjectIdentifier(socket)] = nil }
             }
             server.on(.drop) {
                 if !settings.quiet {
@@ -149,8 +146,8 @@ public enum EchoServerProgram {
             guard !stopping else { return }
             stopping = true
             server.close()
-            for socket in open.values { socket.end() }
-            loop.setTimeout(2000) { [self] in for socket in open.values { socket.destroy() } }.unref()
+            for socket in server.openConnections { socket.end() }
+            loop.setTimeout(2000) { [self] in for socket in server.openConnections { socket.destroy() } }.unref()
         }
     }
 

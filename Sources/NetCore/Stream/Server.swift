@@ -28,6 +28,20 @@ public final class Server: IOHandler {
     private var isCountedAlive = false
     private var isResolving = false
     private var reportedAcceptExhaustion = false
+    private var firstConnection: Socket?
+
+    /// The open accepted connections, newest first (for example to end them all on shutdown).
+    public var openConnections: [Socket] {
+        var sockets: [Socket] = []
+        sockets.reserveCapacity(connections)
+        var cursor = firstConnection
+        while let socket = cursor {
+            sockets.append(socket)
+            cursor = socket.nextConnection
+        }
+        return sockets
+    }
+
     /// Open accepted connections (Node's `server.connections`).
     public private(set) var connections = 0
 
@@ -286,6 +300,10 @@ public final class Server: IOHandler {
             }
             connections += 1
             let socket = Socket(accepted: accepted, server: self)
+            // An intrusive list (two references in each socket) rather than a set: idle connections stay small.
+            socket.nextConnection = firstConnection
+            firstConnection?.previousConnection = socket
+            firstConnection = socket
             connectionListeners.emit(socket)
         }
     }
@@ -307,7 +325,15 @@ public final class Server: IOHandler {
         if let fresh = Posix.openReserve() { reserveFD = FileDescriptor(fresh) }
     }
 
-    func connectionDidClose() {
+    func connectionDidClose(_ socket: Socket) {
+        if let previous = socket.previousConnection {
+            previous.nextConnection = socket.nextConnection
+        } else if firstConnection === socket {
+            firstConnection = socket.nextConnection
+        }
+        socket.nextConnection?.previousConnection = socket.previousConnection
+        socket.nextConnection = nil
+        socket.previousConnection = nil
         connections -= 1
         emitCloseIfDrained()
     }

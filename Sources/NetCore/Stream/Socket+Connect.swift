@@ -92,8 +92,7 @@ extension Socket {
             attemptNextAddress(lastError: SocketError(error, address: address))
             return
         }
-        let descriptor = FileDescriptor(raw)
-        fd = descriptor
+        fd = SocketDescriptor(rawValue: raw)
         do {
             if try Posix.connect(raw, address) {
                 // Unix sockets usually connect at once; `connect` still fires on a later tick, as in Node.
@@ -122,13 +121,7 @@ extension Socket {
     }
 
     private func abandonAttempt() {
-        if let fd {
-            if isRegistered { loop.unregister(fd: fd.rawValue) }
-            isRegistered = false
-            interest = []
-            fd.close()
-        }
-        fd = nil
+        closeDescriptor()
     }
 }
 

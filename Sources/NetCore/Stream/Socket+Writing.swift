@@ -135,13 +135,9 @@ extension Socket {
         loop.assertInLoop()
         guard !isDestroyed else { return }
         isDestroyed = true
-        idleTimer?.cancel()
-        idleTimer = nil
-        if let fd {
-            if isRegistered { loop.unregister(fd: fd.rawValue) }
-            isRegistered = false
-            fd.close()
-        }
+        idle?.timer?.cancel()
+        idle = nil
+        closeDescriptor()
         writeQueue.removeAll()
         unconsumed.removeAll()
         isConnecting = false
@@ -159,7 +155,7 @@ extension Socket {
             updateAlive()
             releaseListeners()
         }
-        server?.connectionDidClose()
+        server?.connectionDidClose(self)
     }
 
     /// After `close`, listeners are dropped so closures that capture the socket do not keep it alive.
