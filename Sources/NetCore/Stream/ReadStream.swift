@@ -21,6 +21,9 @@ public final class ReadStream: IOHandler {
     private var isCountedAlive = false
     private var decoder: UTF8StreamDecoder?
 
+    /// How much one read of a regular file takes (pipes and TTYs give what they have, up to 64 KiB).
+    public var fileChunkSize = 64 * 1024
+
     /// Bytes read so far.
     public private(set) var bytesRead = 0
 
@@ -111,10 +114,22 @@ public final class ReadStream: IOHandler {
 
     /// One read: it cannot block, because the poller said the descriptor is readable or it is a regular file.
     private func readOnce() {
-        let buffer = loop.readBuffer
         let result: IOResult<Int>
+        var chunk: Buffer
         do {
-            result = try Posix.read(descriptor, buffer)
+            if isPollable {
+                result = try Posix.read(descriptor, loop.readBuffer)
+                chunk = Buffer([])
+            } else {
+                // Regular files: read straight into the chunk handed to listeners (no second copy), in larger pieces,
+                // since each piece costs a loop turn.
+                var bytes = [UInt8](repeating: 0, count: fileChunkSize)
+                result = try bytes.withUnsafeMutableBytes { raw in
+                    Result { () throws(SystemError) in try Posix.read(descriptor, raw) }
+                }.get()
+                if case .processed(let count) = result { bytes.removeSubrange(count...) }
+                chunk = Buffer(bytes)
+            }
         } catch {
             finish(error: SocketError(error))
             return
@@ -129,9 +144,11 @@ public final class ReadStream: IOHandler {
             return
         }
         bytesRead += count
-        var chunk = Buffer(copying: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        if isPollable {
+            chunk = Buffer(copying: UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count]))
+        }
         if decoder != nil {
-            let text = decoder!.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            let text = chunk.bytes.withUnsafeBytes { decoder!.write($0) }
             if text.isEmpty { return }
             chunk = Buffer(text)
         }
