@@ -180,11 +180,3 @@ public final class HTTPServerResponse {
 
 @available(*, unavailable)
 extension HTTPServerResponse: Sendable {}
-
-/// Listeners for the HTTP layer (NetCore keeps its own list type internal).
-struct Listeners<Payload> {
-    private var entries: [(Payload) -> Void] = []
-    mutating func append(_ listener: @escaping (Payload) -> Void) { entries.append(listener) }
-    mutating func removeAll() { entries.removeAll() }
-    func emit(_ payload: Payload) { for listener in entries { listener(payload) } }
-}

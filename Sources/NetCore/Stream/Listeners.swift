@@ -1,13 +1,15 @@
-/// An ordered list of event listeners for one event, as in Node's EventEmitter. The first listener is stored
+/// An ordered list of event listeners (also used by NetCoreHTTP, hence `package`) for one event, as in Node's EventEmitter. The first listener is stored
 /// inline: most events have at most one, and an idle connection should not pay for an array per event.
-struct Listeners<Payload> {
+package struct Listeners<Payload> {
     private var first: ((Payload) -> Void)?
     private var rest: [(Payload) -> Void] = []
 
-    var isEmpty: Bool { first == nil }
-    var count: Int { first == nil ? 0 : 1 + rest.count }
+    package init() {}
 
-    mutating func append(_ listener: @escaping (Payload) -> Void) {
+    package var isEmpty: Bool { first == nil }
+    package var count: Int { first == nil ? 0 : 1 + rest.count }
+
+    package mutating func append(_ listener: @escaping (Payload) -> Void) {
         if first == nil {
             first = listener
         } else {
@@ -16,7 +18,7 @@ struct Listeners<Payload> {
     }
 
     /// Adds a listener that runs at most once.
-    mutating func appendOnce(_ listener: @escaping (Payload) -> Void) {
+    package mutating func appendOnce(_ listener: @escaping (Payload) -> Void) {
         var fired = false
         append { payload in
             guard !fired else { return }
@@ -25,14 +27,14 @@ struct Listeners<Payload> {
         }
     }
 
-    mutating func removeAll() {
+    package mutating func removeAll() {
         first = nil
         rest.removeAll()
     }
 
     /// Calls every listener registered before the emit began, in order.
     @inline(__always)
-    func emit(_ payload: Payload) {
+    package func emit(_ payload: Payload) {
         guard let first else { return }
         first(payload)
         if !rest.isEmpty {
