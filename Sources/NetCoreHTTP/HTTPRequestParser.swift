@@ -232,8 +232,11 @@ public struct HTTPRequestParser {
             guard version.minor >= 1 else {
                 throw HTTPParseError(status: 400, reason: "Transfer-Encoding in an HTTP/1.0 request")
             }
-            let codings = transferEncodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces.lowercased() }
-                .filter { !$0.isEmpty }
+            let codings = transferEncodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces }
+                .filter { !$0.isEmpty }.map { $0.asciiLowercased }
+            guard codings.allSatisfy({ $0.utf8.allSatisfy(HTTPSyntax.isToken) }) else {
+                throw HTTPParseError(status: 400, reason: "invalid transfer coding")
+            }
             guard codings.last == "chunked" else {
                 throw HTTPParseError(status: 400, reason: "chunked is not the final transfer coding")
             }

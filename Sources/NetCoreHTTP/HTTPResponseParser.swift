@@ -53,7 +53,7 @@ public struct HTTPResponseParser {
     public mutating func feed(_ raw: UnsafeRawBufferPointer) -> [Event] {
         var events: [Event] = []
         var index = 0
-        do {
+        do throws(HTTPParseError) {
             while index < raw.count {
                 switch state {
                 case .done, .failed:
@@ -72,7 +72,13 @@ public struct HTTPResponseParser {
                     }
                 case .chunkedBody:
                     var decoded: [ChunkedDecoder.Event] = []
-                    try chunked.decode(raw, from: &index, into: &decoded)
+                    var failure: HTTPParseError?
+                    do {
+                        try chunked.decode(raw, from: &index, into: &decoded)
+                    } catch {
+                        failure = error
+                    }
+                    // Data decoded before an error is delivered, so results never depend on how input was split.
                     for event in decoded {
                         switch event {
                         case .data(let data): events.append(.body(data))
@@ -81,6 +87,7 @@ public struct HTTPResponseParser {
                             events.append(.end)
                         }
                     }
+                    if let failure { throw failure }
                 case .untilClose:
                     events.append(.body(Array(UnsafeRawBufferPointer(rebasing: raw[index...]))))
                     index = raw.count
@@ -153,7 +160,8 @@ public struct HTTPResponseParser {
         if isHeadRequest || head.status == 204 || head.status == 304 {
             state = .done
             events.append(.end)
-        } else if head.headers.values(for: "Transfer-Encoding").last?.lowercased().hasSuffix("chunked") == true {
+        } else if head.headers.values(for: "Transfer-Encoding").flatMap({ $0.split(separator: ",") }).last?
+            .trimmingSpaces.asciiLowercased == "chunked" {
             chunked = ChunkedDecoder()
             state = .chunkedBody
         } else if let text = head.headers["Content-Length"] {

@@ -59,7 +59,7 @@ public final class HTTPServerResponse {
         headersSent = true
         self.status = status
         var headers = headers
-        if headers["Connection"]?.lowercased() == "close" { keepAlive = false }
+        if headers["Connection"]?.asciiLowercased == "close" { keepAlive = false }
         if connection.isClosing { keepAlive = false }
         if let length = headers["Content-Length"].flatMap(Int.init) {
             framing = isBodyless ? .none : .contentLength(length)

@@ -56,7 +56,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
     /// Whether a comma-separated header (like `Connection`) contains `token`, ignoring case.
     public func contains(token: String, in name: String) -> Bool {
         values(for: name).contains { value in
-            value.split(separator: ",").contains { $0.trimmingSpaces.lowercased() == token.lowercased() }
+            value.split(separator: ",").contains { $0.trimmingSpaces.asciiLowercased == token.asciiLowercased }
         }
     }
 
@@ -81,6 +81,14 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
         lhs.fields.elementsEqual(rhs.fields) { $0.name == $1.name && $0.value == $1.value }
+    }
+}
+
+extension StringProtocol {
+    /// Lower-cased in ASCII only. HTTP tokens are ASCII; Unicode case mapping would turn, say, U+212A KELVIN SIGN
+    /// into "k" and let `chun\u{212A}ed` pass for `chunked` (a request-smuggling pattern).
+    var asciiLowercased: String {
+        String(decoding: utf8.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }
 
@@ -137,7 +145,7 @@ public struct HTTPRequestHead: Sendable, Equatable {
 
     /// Whether the client waits for `100 Continue` before sending the body.
     public var expectsContinue: Bool {
-        version.minor >= 1 && headers["Expect"]?.lowercased() == "100-continue"
+        version.minor >= 1 && headers["Expect"]?.asciiLowercased == "100-continue"
     }
 }
 

@@ -111,3 +111,34 @@ import Testing
         #expect(ChunkedEncoder.frame([]).isEmpty)  // an empty chunk would end the body early
     }
 }
+
+/// Regressions found by fuzzing (Fuzz/regressions).
+@Suite struct HTTPFuzzRegressionTests {
+    @Test func requestParser_rejectsKelvinSignInTransferEncoding() {
+        // U+212A KELVIN SIGN lower-cases to "k" in Unicode; "chun\u{212A}ed" must not pass for "chunked" (RFC 9110
+        // §5.6.2: a transfer coding is a token, ASCII only).
+        var parser = HTTPRequestParser()
+        let request = Array("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chun".utf8) + [0xE2, 0x84, 0xAA]
+            + Array("ed\r\n\r\n5\r\nhello\r\n0\r\n\r\n".utf8)
+        let events = parser.feed(request)
+        #expect(events == [.error(HTTPParseError(status: 400, reason: "invalid transfer coding"))])
+    }
+
+    @Test func responseParser_treatsOnlyAnExactChunkedAsChunked() {
+        var parser = HTTPResponseParser()
+        let events = parser.feed(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\n".utf8)) + parser.finish()
+        // Not chunked: the body runs to the end of the connection, bytes as sent.
+        #expect(events.dropFirst().first == .body(Array("5\r\n".utf8)))
+        #expect(events.last == .end)
+    }
+
+    @Test func responseParser_deliversDataDecodedBeforeAFramingError_howeverSplit() {
+        let input = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX".utf8)
+        var whole = HTTPResponseParser()
+        let wholeEvents = whole.feed(input)
+        var drip = HTTPResponseParser()
+        let dripEvents = input.flatMap { drip.feed([$0]) }
+        #expect(wholeEvents.contains(.body(Array("hello".utf8))))
+        #expect(wholeEvents.count == dripEvents.count - 4)  // drip feeding splits "hello" into 5 body events
+    }
+}
