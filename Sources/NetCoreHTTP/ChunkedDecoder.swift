@@ -90,6 +90,20 @@ public struct ChunkedDecoder {
         }
     }
 
+    /// Like `decode(_:from:into:)`, but hands back the events decoded before an error together with the error, so
+    /// a caller's result never depends on how its input was split.
+    mutating func decodeKeepingData(_ bytes: UnsafeRawBufferPointer, from index: inout Int)
+        -> (events: [Event], failure: HTTPParseError?)
+    {
+        var events: [Event] = []
+        do {
+            try decode(bytes, from: &index, into: &events)
+            return (events, nil)
+        } catch {
+            return (events, error)
+        }
+    }
+
     private mutating func fail(_ status: Int, _ reason: String) -> HTTPParseError {
         state = .failed
         return HTTPParseError(status: status, reason: reason)

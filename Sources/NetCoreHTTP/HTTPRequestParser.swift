@@ -94,15 +94,7 @@ public struct HTTPRequestParser {
                         state = .fixedBody(remaining: remaining - take)
                     }
                 case .chunkedBody:
-                    var decoded: [ChunkedDecoder.Event] = []
-                    var failure: HTTPParseError?
-                    do {
-                        try chunked.decode(bytes, from: &index, into: &decoded)
-                    } catch {
-                        failure = error
-                    }
-                    // Data decoded before an error is still delivered, so the result never depends on how the
-                    // input was split.
+                    let (decoded, failure) = chunked.decodeKeepingData(bytes, from: &index)
                     for event in decoded {
                         switch event {
                         case .data(let data): events.append(.body(data))

@@ -71,14 +71,7 @@ public struct HTTPResponseParser {
                         state = .fixedBody(remaining: remaining - take)
                     }
                 case .chunkedBody:
-                    var decoded: [ChunkedDecoder.Event] = []
-                    var failure: HTTPParseError?
-                    do {
-                        try chunked.decode(raw, from: &index, into: &decoded)
-                    } catch {
-                        failure = error
-                    }
-                    // Data decoded before an error is delivered, so results never depend on how input was split.
+                    let (decoded, failure) = chunked.decodeKeepingData(raw, from: &index)
                     for event in decoded {
                         switch event {
                         case .data(let data): events.append(.body(data))
