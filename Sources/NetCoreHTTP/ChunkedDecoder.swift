@@ -28,6 +28,7 @@ public struct ChunkedDecoder {
     /// Trailer section limit; more is a 431.
     public let maxTrailerBytes: Int
 
+    /// A decoder that allows at most `maxBodyBytes` of data (413 beyond) and `maxTrailerBytes` of trailers (431).
     public init(maxBodyBytes: Int = .max, maxTrailerBytes: Int = 16 * 1024) {
         self.maxBodyBytes = maxBodyBytes
         self.maxTrailerBytes = maxTrailerBytes

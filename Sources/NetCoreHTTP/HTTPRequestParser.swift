@@ -15,6 +15,7 @@ public struct HTTPRequestParser {
         /// The decoded body (413 beyond).
         public var maxBodyBytes = 1024 * 1024
 
+        /// Limits with Node-like defaults: 16 KiB of head, 8 KiB of target, 1 MiB of body.
         public init(maxHeaderBytes: Int = 16 * 1024, maxTargetBytes: Int = 8 * 1024, maxBodyBytes: Int = 1024 * 1024) {
             self.maxHeaderBytes = maxHeaderBytes
             self.maxTargetBytes = maxTargetBytes
@@ -38,6 +39,7 @@ public struct HTTPRequestParser {
         case failed
     }
 
+    /// The limits this parser enforces.
     public let limits: Limits
     private var state = State.requestLine
     private var line: LineReader
@@ -48,6 +50,7 @@ public struct HTTPRequestParser {
     private var headers = HTTPHeaders()
     private var chunked = ChunkedDecoder()
 
+    /// A parser at the start of a connection.
     public init(limits: Limits = Limits()) {
         self.limits = limits
         self.line = LineReader(limit: max(limits.maxHeaderBytes, limits.maxTargetBytes + 64))

@@ -3,9 +3,13 @@
 public struct HTTPResponseParser {
     /// A response's status line and headers.
     public struct Head: Sendable, Equatable {
+        /// The HTTP version of the status line.
         public var version: HTTPVersion
+        /// The status code, e.g. 200.
         public var status: Int
+        /// The reason phrase, e.g. "OK".
         public var reason: String
+        /// The header fields, in order.
         public var headers: HTTPHeaders
     }
 

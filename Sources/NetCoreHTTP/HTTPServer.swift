@@ -16,6 +16,7 @@ public final class HTTPServer {
         /// Whether request bodies are kept for the handler (otherwise only counted).
         public var collectsBodies = false
 
+        /// Node's defaults: 60 s headers timeout, 5 s keep-alive, 16 KiB head, 8 KiB target, 1 MiB body.
         public init() {}
     }
 
@@ -24,6 +25,7 @@ public final class HTTPServer {
 
     /// The underlying NetCore server (for `error`, `close` and `listening` events, `address()`, `maxConnections`).
     public let server: Server
+    /// The limits and timeouts in force.
     public let configuration: Configuration
     let handler: Handler
     var date = HTTPDate()

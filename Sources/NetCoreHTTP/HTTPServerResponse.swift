@@ -9,9 +9,13 @@ public struct HTTPServerRequest: Sendable {
     /// The body, when `HTTPServer.Configuration.collectsBodies` is set.
     public let body: [UInt8]
 
+    /// The request method, e.g. "GET".
     public var method: String { head.method }
+    /// The request target as sent.
     public var target: String { head.target }
+    /// The request header fields.
     public var headers: HTTPHeaders { head.headers }
+    /// The request's HTTP version.
     public var version: HTTPVersion { head.version }
 }
 

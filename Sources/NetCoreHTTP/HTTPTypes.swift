@@ -1,14 +1,19 @@
 /// An HTTP version, such as 1.1.
 public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
+    /// The major version (1 for HTTP/1.x).
     public var major: Int
+    /// The minor version.
     public var minor: Int
 
+    /// The version `major.minor`.
     public init(major: Int, minor: Int) {
         self.major = major
         self.minor = minor
     }
 
+    /// HTTP/1.0.
     public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    /// HTTP/1.1.
     public static let http1_1 = HTTPVersion(major: 1, minor: 1)
 
     /// `HTTP/1.1`.
@@ -20,6 +25,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
     /// The fields as (name, value) pairs, names as sent.
     public private(set) var fields: [(name: String, value: String)] = []
 
+    /// No fields.
     public init() {}
 
     /// Headers from literal pairs.
@@ -77,6 +83,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         }
     }
 
+    /// Iterates over the fields in order.
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
 
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
@@ -113,14 +120,18 @@ public enum HTTPBodyFraming: Sendable, Equatable {
 
 /// A parsed request line and header section.
 public struct HTTPRequestHead: Sendable, Equatable {
+    /// The method, e.g. "GET".
     public var method: String
     /// The request target as sent: origin form (`/?file=a`), absolute form (`http://h/?file=a`), `*` or authority.
     public var target: String
+    /// The HTTP version of the request line.
     public var version: HTTPVersion
+    /// The header fields, in order.
     public var headers: HTTPHeaders
     /// How the body is delimited.
     public var framing: HTTPBodyFraming
 
+    /// A request head; `framing` says how its body is delimited.
     public init(
         method: String,
         target: String,
@@ -156,11 +167,13 @@ public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertibl
     /// One line saying what was wrong.
     public let reason: String
 
+    /// A request head; `framing` says how its body is delimited.
     public init(status: Int, reason: String) {
         self.status = status
         self.reason = reason
     }
 
+    /// `400 bare LF in the request head`.
     public var description: String { "\(status) \(reason)" }
 }
 

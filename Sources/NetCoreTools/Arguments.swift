@@ -9,8 +9,11 @@ public struct Arguments {
 
     /// One accepted option.
     public struct Option: Sendable {
+        /// The option name without the leading `--`.
         public let name: String
+        /// Whether it is a flag or takes a value.
         public let kind: Kind
+        /// One line for `--help`.
         public let help: String
 
         /// An option named `--name`.
@@ -23,6 +26,7 @@ public struct Arguments {
 
     /// A usage error, printed as one line on stderr.
     public struct UsageError: Error, CustomStringConvertible {
+        /// The message, e.g. "unknown option '--x'".
         public let description: String
     }
 

@@ -5,7 +5,9 @@ import NetCore
 public struct FileResolver: Sendable {
     /// Why a name was refused, with the HTTP status to answer.
     public struct Refusal: Error, Equatable, Sendable {
+        /// The HTTP status to answer (400, 403, 404 or 500).
         public let status: Int
+        /// One line saying why.
         public let reason: String
     }
 
@@ -22,8 +24,11 @@ public struct FileResolver: Sendable {
 
     /// An open regular file inside the root: its descriptor (the caller closes it), canonical path and size.
     public struct OpenFile: Sendable {
+        /// The open descriptor; the caller closes it.
         public let descriptor: Int32
+        /// The canonical path of the opened file.
         public let path: String
+        /// The size in bytes when opened.
         public let size: Int
     }
 

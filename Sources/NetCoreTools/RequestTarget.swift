@@ -1,7 +1,9 @@
 /// Splits an HTTP request target (RFC 9112 §3.2) into its path and query: origin form `/p?q`, absolute form
 /// `http://host:port/p?q` (the path defaults to `/`), or `*`.
 public struct RequestTarget: Equatable, Sendable {
+    /// The path, `/` for an absolute-form target without one.
     public var path: String
+    /// The raw query after `?`, nil if there is none.
     public var query: String?
 
     /// Parses `target`; nil for forms a file server cannot answer (authority form, other schemes).
