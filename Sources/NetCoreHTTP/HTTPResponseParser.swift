@@ -158,7 +158,8 @@ public struct HTTPResponseParser {
             state = .done
             events.append(.end)
         } else if head.headers.values(for: "Transfer-Encoding").flatMap({ $0.split(separator: ",") }).last?
-            .trimmingSpaces.asciiLowercased == "chunked" {
+            .trimmingSpaces.asciiLowercased == "chunked"
+        {
             chunked = ChunkedDecoder()
             state = .chunkedBody
         } else if let text = head.headers["Content-Length"] {

@@ -74,7 +74,8 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
             b.withUTF8 { y in
                 guard x.count == y.count else { return false }
                 for index in 0..<x.count where x[index] != y[index] {
-                    guard x[index] | 0x20 == y[index] | 0x20, (x[index] | 0x20) >= 0x61, (x[index] | 0x20) <= 0x7A else {
+                    guard x[index] | 0x20 == y[index] | 0x20, (x[index] | 0x20) >= 0x61, (x[index] | 0x20) <= 0x7A
+                    else {
                         return false
                     }
                 }

@@ -36,7 +36,9 @@ public struct FileResolver: Sendable {
     /// canonical path read back from the descriptor), so a symlink swapped in between cannot escape the root.
     public func open(_ name: String) -> Result<OpenFile, Refusal> {
         guard !name.isEmpty else { return .failure(.init(status: 400, reason: "empty file name")) }
-        guard !name.utf8.contains(0) else { return .failure(.init(status: 400, reason: "file name contains a NUL byte")) }
+        guard !name.utf8.contains(0) else {
+            return .failure(.init(status: 400, reason: "file name contains a NUL byte"))
+        }
         guard !name.hasPrefix("/") else {
             return .failure(.init(status: 403, reason: "absolute paths are not served: \(name)"))
         }
