@@ -5,8 +5,14 @@ import Testing
 @Suite struct EventLoopTests {
     @Test func run_returnsImmediately_whenNothingIsScheduled() throws {
         let loop = try EventLoop()
-        loop.run()  // would hang (and the suite time out) if an idle loop blocked
-        #expect(Bool(true))
+        var watchdogFired = false
+        // Unref'd, so it cannot keep the loop alive; it only ends a loop that wrongly blocks.
+        loop.setTimeout(10_000) {
+            watchdogFired = true
+            loop.stop()
+        }.unref()
+        loop.run()
+        #expect(!watchdogFired, "run() blocked with nothing referenced left")
     }
 
     @Test func phases_runTicksBeforeImmediatesBeforeLaterTimers() {
@@ -138,9 +144,14 @@ import Testing
     @Test func signalWatcher_doesNotKeepLoopAlive_byDefault() throws {
         let loop = try EventLoop()
         let watcher = loop.onSignal(SIGUSR1) {}
-        loop.run()  // returns: the watcher is unref'd
+        var watchdogFired = false
+        loop.setTimeout(10_000) {
+            watchdogFired = true
+            loop.stop()
+        }.unref()
+        loop.run()  // returns by itself: the watcher is unref'd
         withExtendedLifetime(loop) { watcher.cancel() }
-        #expect(Bool(true))
+        #expect(!watchdogFired, "an unref'd signal watcher kept the loop alive")
     }
 }
 

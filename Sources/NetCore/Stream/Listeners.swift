@@ -27,6 +27,11 @@ package struct Listeners<Payload> {
         }
     }
 
+    /// Adds `listener`, to run every time or at most `once` (how `on` and `once` register).
+    package mutating func add(_ listener: @escaping (Payload) -> Void, once: Bool) {
+        if once { appendOnce(listener) } else { append(listener) }
+    }
+
     package mutating func removeAll() {
         first = nil
         rest.removeAll()

@@ -21,11 +21,6 @@ extension Server {
     }
 }
 
-extension Listeners {
-    fileprivate mutating func add(_ listener: @escaping (Payload) -> Void, once: Bool) {
-        if once { appendOnce(listener) } else { append(listener) }
-    }
-}
 
 extension Server.Event where Payload == Void {
     /// The server is bound and accepting.

@@ -21,11 +21,6 @@ extension Socket {
     }
 }
 
-extension Listeners {
-    fileprivate mutating func add(_ listener: @escaping (Payload) -> Void, once: Bool) {
-        if once { appendOnce(listener) } else { append(listener) }
-    }
-}
 
 extension Socket.Event where Payload == Void {
     /// The connection is established (client sockets).
