@@ -232,7 +232,13 @@ final class EchoConnection {
         bytes += chunk.count
         messages += 1
         if !quiet { Console.line("\(PrintableText.escape(chunk.bytes)) from \(peer)") }
-        socket.write(EchoServerProgram.prefix, chunk)
+        if !socket.write(EchoServerProgram.prefix, chunk) {
+            // The client reads slower than it sends: stop reading until our replies drain, so the server's memory
+            // stays bounded (the kernel's buffers then push back on the client). The listener is added only on
+            // backpressure, so idle connections do not pay for it.
+            socket.pause()
+            socket.once(.drain) { [unowned self] in socket.resume() }
+        }
     }
 
     func ended() {

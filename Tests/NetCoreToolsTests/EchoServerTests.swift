@@ -69,6 +69,59 @@ import Testing
         }
     }
 
+    /// A python3 client that sends an 'R'-free random stream without reading until the server stops taking it (no
+    /// progress for 1 s) or 128 MiB went out, prints `stalled <bytes>`, waits for a line on stdin, then half-closes,
+    /// reads every reply, strips the `Repeating: ` prefixes (unambiguous: the data has no 'R') and compares.
+    static let floodingClient = """
+        import hashlib, random
+        s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.setblocking(False)
+        rng = random.Random(7)
+        sent_hash, sent, block, last_progress = hashlib.sha256(), 0, b'', time.monotonic()
+        while sent < (128 << 20) and time.monotonic() - last_progress < 1.0:
+            if not block:
+                block = rng.randbytes(1 << 16).replace(b'R', b'r')
+            select.select([], [s], [], 0.05)
+            try:
+                n = s.send(block)
+            except BlockingIOError:
+                continue
+            sent_hash.update(block[:n]); sent += n; block = block[n:]
+            last_progress = time.monotonic()
+        print('stalled', sent, flush=True)
+        sys.stdin.readline()
+        s.setblocking(True)
+        s.shutdown(socket.SHUT_WR)
+        got_hash, got, pending = hashlib.sha256(), 0, b''
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            pending = (pending + chunk).replace(b'Repeating: ', b'')
+            keep = pending.rfind(b'R')
+            tail = pending[keep:] if keep >= 0 else b''
+            data = pending[:keep] if keep >= 0 else pending
+            got_hash.update(data); got += len(data); pending = tail
+        report(sent=sent, got=got, same=(sent == got and sent_hash.digest() == got_hash.digest() and not pending))
+        """
+
+    @Test func echoServer_stopsReadingAFloodingClientThatDoesNotRead_andLosesNothing() throws {
+        let (server, port) = try startEchoServer(["--quiet"])
+        defer { echoKill(server) }
+        let client = try echoPython(Self.floodingClient, [String(port)])
+        defer { echoKill(client) }
+        #expect(client.waitForOutput("stalled ", timeout: 60), "\(client.stdout) \(client.stderr)")
+        let rss = uhRSSKiB(server.process.processIdentifier) ?? 0
+        client.send("go\n")
+        let result = echoFinish(client, timeout: 60)
+        let sent = result["sent"] as? Int ?? 0
+        // Without backpressure the server would read all 128 MiB and queue the replies in memory.
+        #expect(sent < 128 << 20, "the server never stopped reading (\(sent) bytes taken)")
+        #expect(rss < 32 * 1024, "server VmRSS \(rss) KiB after taking \(sent) bytes from a client that does not read")
+        #expect(result["same"] as? Bool == true, "\(result)")
+    }
+
     @Test func echoServer_keepsServing_whenAClientResetsBeforeReadingItsEcho() throws {
         let (server, port) = try startTCPEchoServerLikeAShell()
         defer { echoKill(server) }
