@@ -21,6 +21,8 @@ final class HTTPConnection {
     private var isPausedForBackpressure = false
     /// When the current head started arriving (or the connection opened); nil once a head is complete.
     private var headStartedAt: UInt64?
+    /// When the request whose body is arriving started (its head's first byte); nil when no body is pending.
+    private var bodyStartedAt: UInt64?
     /// When the connection became idle after a response; nil while busy.
     private var idleSince: UInt64?
     private var deadlineTimer: Timeout?
@@ -58,6 +60,7 @@ final class HTTPConnection {
         for event in events {
             switch event {
             case .head(let head):
+                bodyStartedAt = headStartedAt ?? socket.loop.now
                 headStartedAt = nil
                 pending.append(PendingRequest(head: head))
                 if head.expectsContinue && current == nil && pending.count == 1 { sendContinue() }
@@ -66,10 +69,9 @@ final class HTTPConnection {
                 if server.configuration.collectsBodies { pending[pending.count - 1].body += bytes }
             case .end:
                 pending[pending.count - 1].isComplete = true
+                bodyStartedAt = nil
             case .error(let error):
-                parseError = error
-                headStartedAt = nil
-                socket.pause()
+                rejectIncompleteRequest(error)
             }
         }
         if parser.isReadingHead && headStartedAt == nil { headStartedAt = socket.loop.now }
@@ -79,6 +81,16 @@ final class HTTPConnection {
         }
         dispatchNext()
         updateDeadline()
+    }
+
+    /// The request being read cannot complete (a framing error in its body, or a timeout): it is dropped, and once
+    /// every earlier request has been answered the client gets `error`'s status and the connection closes.
+    private func rejectIncompleteRequest(_ error: HTTPParseError) {
+        if let last = pending.last, !last.isComplete { pending.removeLast() }
+        parseError = error
+        headStartedAt = nil
+        bodyStartedAt = nil
+        socket.pause()
     }
 
     private func sendContinue() {
@@ -186,14 +198,27 @@ final class HTTPConnection {
     }
 
     private func currentDeadline() -> UInt64? {
-        guard !isClosing, current == nil, parseError == nil else { return nil }
+        guard !isClosing, parseError == nil else { return nil }
+        // A body must finish within requestTimeout of its head's first byte, even while an earlier response is
+        // still going out (Node's requestTimeout): otherwise a client could hold the connection by stalling a body.
+        let bodyDeadline = bodyStartedAt.map { $0 + UInt64(server.configuration.requestTimeout) }
+        guard current == nil else { return bodyDeadline }
         if let headStartedAt { return headStartedAt + UInt64(server.configuration.headersTimeout) }
+        if let bodyDeadline { return bodyDeadline }
         if let idleSince, pending.isEmpty { return idleSince + UInt64(server.configuration.keepAliveTimeout) }
         return nil
     }
 
     private func deadlinePassed() {
-        if headStartedAt != nil {
+        if let bodyStartedAt, bodyStartedAt + UInt64(server.configuration.requestTimeout) <= socket.loop.now {
+            rejectIncompleteRequest(
+                HTTPParseError(
+                    status: 408,
+                    reason: "request body not received within \(server.configuration.requestTimeout) ms"
+                )
+            )
+            dispatchNext()
+        } else if headStartedAt != nil {
             headStartedAt = nil
             socket.pause()
             sendError(408, "request headers not received within \(server.configuration.headersTimeout) ms")

@@ -7,7 +7,7 @@
 /// parser stops; the server answers it and closes the connection.
 public struct HTTPRequestParser {
     /// Size limits; exceeding one is an error with the status noted.
-    public struct Limits: Sendable {
+    public struct Limits: Sendable, Equatable {
         /// Request line plus header fields (431 beyond).
         public var maxHeaderBytes = 16 * 1024
         /// The request target (414 beyond).
@@ -44,6 +44,8 @@ public struct HTTPRequestParser {
     private var state = State.requestLine
     private var line: LineReader
     private var headBytes = 0
+    /// Spaces seen so far in the request line: 0 while in the method, 1 while in the target.
+    private var requestLineSpaces = 0
     private var method = ""
     private var target = ""
     private var version = HTTPVersion.http1_1
@@ -131,6 +133,19 @@ public struct HTTPRequestParser {
             switch line.add(byte) {
             case .needMore:
                 if case .requestLine = state {
+                    // Method and target bytes are checked as they arrive, so that something that is not HTTP (a
+                    // TLS ClientHello, binary noise) is refused at once instead of waiting for a line end that may
+                    // never come; the checks are the ones parseRequestLine makes on the whole line.
+                    if byte == 0x20 {
+                        requestLineSpaces += 1
+                    } else if byte != 0x0D {
+                        if requestLineSpaces == 0 && !HTTPSyntax.isToken(byte) {
+                            throw HTTPParseError(status: 400, reason: "invalid method")
+                        }
+                        if requestLineSpaces == 1 && !(0x21...0x7E).contains(byte) {
+                            throw HTTPParseError(status: 400, reason: "invalid character in the request target")
+                        }
+                    }
                     if line.count > limits.maxTargetBytes + 32 {
                         throw HTTPParseError(status: 414, reason: "request target too long")
                     }
@@ -144,6 +159,7 @@ public struct HTTPRequestParser {
                 throw HTTPParseError(status: 431, reason: "header section too large")
             case .line:
                 if case .requestLine = state {
+                    requestLineSpaces = 0
                     if line.line.isEmpty {
                         headBytes = 0  // RFC 9112 §2.2: ignore empty lines before a request line
                     } else {

@@ -9,6 +9,9 @@ public final class HTTPServer {
     public struct Configuration: Sendable {
         /// Time allowed for a request's head, from its first byte (or from the connection's start). Node: 60 s.
         public var headersTimeout = 60_000
+        /// Time allowed for a whole request, head and body, from its first byte; a body still incomplete then gets
+        /// `408` and the connection closes. Node: 300 s.
+        public var requestTimeout = 300_000
         /// Idle time after a response before a keep-alive connection is closed. Node: 5 s.
         public var keepAliveTimeout = 5_000
         /// Parser limits (header section 16 KiB, target 8 KiB, body 1 MiB by default).
@@ -16,7 +19,7 @@ public final class HTTPServer {
         /// Whether request bodies are kept for the handler (otherwise only counted).
         public var collectsBodies = false
 
-        /// Node's defaults: 60 s headers timeout, 5 s keep-alive, 16 KiB head, 8 KiB target, 1 MiB body.
+        /// Node's defaults: 60 s headers timeout, 300 s request timeout, 5 s keep-alive, 16 KiB head, 8 KiB target, 1 MiB body.
         public init() {}
     }
 

@@ -34,6 +34,11 @@ public enum UnixHTTPProgram {
             help: "time allowed for a request's headers (default 60000; then 408)"
         ),
         .init(
+            "request-timeout",
+            .value(placeholder: "MS"),
+            help: "time allowed for a whole request, body included (default 300000; then 408)"
+        ),
+        .init(
             "keep-alive-timeout",
             .value(placeholder: "MS"),
             help: "idle keep-alive connections close after MS (default 5000)"
@@ -125,6 +130,8 @@ public enum UnixHTTPProgram {
             var configuration = HTTPServer.Configuration()
             configuration.headersTimeout =
                 try parsed.integer("headers-timeout", in: 1...86_400_000) ?? configuration.headersTimeout
+            configuration.requestTimeout =
+                try parsed.integer("request-timeout", in: 1...86_400_000) ?? configuration.requestTimeout
             configuration.keepAliveTimeout =
                 try parsed.integer("keep-alive-timeout", in: 1...86_400_000) ?? configuration.keepAliveTimeout
             configuration.limits.maxBodyBytes =

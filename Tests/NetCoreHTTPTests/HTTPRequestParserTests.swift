@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import NetCoreHTTP
@@ -122,6 +123,7 @@ import Testing
     ) {
         let events = parse(input, limits: limits, sourceLocation: sourceLocation)
         #expect(events == expected, sourceLocation: sourceLocation)
+        if case .error(let status)? = expected.last, limits == .init() { RejectedRequestLog.record(input, status: status) }
     }
 
     static func expectEvents(
@@ -642,6 +644,18 @@ import Testing
         Self.expectRejected(Array("G".utf8) + [0xC3, 0x8B] + Array("T / HTTP/1.1\r\nHost: h\r\n\r\n".utf8), status: 400)
     }
 
+    // Not HTTP at all: refused at the first impossible byte, without waiting for a line end that may never come
+    // (found by the fault suite: a TLS ClientHello used to hold the connection until the headers timeout).
+    @Test func feed_rejectsNonHTTPInput_beforeAnyLineEnd() {
+        let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xC8, 0x01, 0x00, 0x00, 0xC4, 0x03, 0x03]
+        Self.expectRejected(clientHello, status: 400)
+        Self.expectRejected(Array("GET /a".utf8) + [0x01], status: 400)  // control byte in the target
+        Self.expectRejected(Array("GET /".utf8) + [0xFF], status: 400)  // non-ASCII in the target
+        // Still incomplete, not rejected: a valid prefix of a request line.
+        Self.expectEvents("GET /index.html HTTP/1.", [])
+        Self.expectEvents("\r\n\r\nGET", [])
+    }
+
     // MARK: - Errors after complete requests
 
     // RFC 9112 §9.3.2: each pipelined request stands alone; a bad later one must not lose an earlier complete one.
@@ -671,5 +685,21 @@ import Testing
         #expect(first.map(Self.reduce) == [.error(400)])
         #expect(parser.feed(Array("GET / HTTP/1.1\r\nHost: h\r\n\r\n".utf8)).isEmpty)
         #expect(!parser.isIdle)
+    }
+}
+
+/// Every request the rejection tests expect the parser to refuse (with the server's default limits), written out for
+/// the fault suite, which sends each over a real socket to unix-http (`scripts/reliability.sh`, case hostile-http).
+/// Active only when NETCORE_REJECTED_REQUESTS names a file: one line per request, "<status> <hex bytes>", each
+/// appended with a single write(2) to an O_APPEND file, so tests running in parallel do not interleave lines.
+enum RejectedRequestLog {
+    static func record(_ input: [UInt8], status: Int) {
+        guard let path = ProcessInfo.processInfo.environment["NETCORE_REJECTED_REQUESTS"] else { return }
+        let line = "\(status) " + input.map { String(format: "%02x", $0) }.joined() + "\n"
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }

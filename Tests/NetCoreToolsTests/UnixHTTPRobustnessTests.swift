@@ -177,6 +177,41 @@ import Testing
         #expect(server.process.isRunning)
     }
 
+    /// A client that sends a request head and then a broken or stalled body: a framing error gets its 400 at once,
+    /// a body that stops arriving gets 408 after --request-timeout; either way the connection closes (found by the
+    /// fault suite: the server used to wait forever for a body that could not complete).
+    static let badBodyClient = """
+        path, mode = sys.argv[1], sys.argv[2]
+        s = connect(path)
+        s.settimeout(10)
+        t0 = time.monotonic()
+        if mode == 'framing':
+            s.sendall(b'POST /upload HTTP/1.1\\r\\nHost: h\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhelloX\\r\\n0\\r\\n\\r\\n')
+        else:
+            s.sendall(b'POST /upload HTTP/1.1\\r\\nHost: h\\r\\nContent-Length: 100\\r\\n\\r\\nonly ten b')
+        data, eof = read_to_eof(s)
+        report(reply=data.decode('latin-1'), eof=eof, seconds=time.monotonic() - t0)
+        """
+
+    @Test(arguments: [("framing", "400"), ("stalled", "408")])
+    func unixHTTP_answersAndClosesARequestWhoseBodyCannotComplete(mode: String, status: String) throws {
+        let box = try UHSandbox()
+        defer { box.remove() }
+        let server = try uhStartServer(box, ["--request-timeout", "700"])
+        defer { uhKill(server) }
+        let result = uhFinish(try uhPython(Self.badBodyClient, [box.socket, mode]))
+        let reply = result["reply"] as? String ?? ""
+        let seconds = result["seconds"] as? Double ?? -1
+        #expect(reply.hasPrefix("HTTP/1.1 \(status) "), "\(mode): \(reply.debugDescription)")
+        #expect(result["eof"] as? Bool == true, "\(mode): the connection was not closed: \(result)")
+        if mode == "stalled" {
+            #expect(seconds >= 0.65 && seconds < 3, "closed after \(seconds) s (request timeout 700 ms)")
+        } else {
+            #expect(seconds < 0.65, "a framing error waited for a timeout (\(seconds) s)")
+        }
+        #expect(server.process.isRunning)
+    }
+
     /// The headers timeout runs from the connection's start: a server that sat idle longer than that before the
     /// client connected must still give a prompt client its 200.
     @Test func unixHTTP_promptClientAfterTheServerSatIdle_isNotTimedOut() throws {
