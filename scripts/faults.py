@@ -657,7 +657,9 @@ def case_storm(suite, case):
         case.check(ok_before and ok_after and server.alive(), f'{kind}: serving before and after')
         case.check(errors == 0, f'{kind}: every connect succeeded ({errors} errors)')
         case.check(after == baseline, f'{kind}: descriptors back ({baseline} -> {after})')
-        case.check(rss_after - rss_before < 4096, f'{kind}: VmRSS growth < 4 MiB ({rss_after - rss_before} KiB)')
+        # 1 MiB over 20,000 connections is ~50 bytes each: a per-connection leak shows (one found this way held
+        # ~2 KiB per connection, another ~190 bytes until the timer's deadline).
+        case.check(rss_after - rss_before < 1024, f'{kind}: VmRSS growth < 1 MiB ({rss_after - rss_before} KiB)')
         figures.append(f'{kind}: {cycles} cycles at {rate:,.0f}/s, fds {baseline}->{after}, '
                        f'VmRSS {rss_before}->{rss_after} KiB')
     case.figure('; '.join(figures))

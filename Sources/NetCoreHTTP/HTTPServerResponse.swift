@@ -154,6 +154,7 @@ public final class HTTPServerResponse {
         flush()
         if case .untilClose = framing { keepAlive = false }
         finishListeners.emit(())
+        releaseListeners()
         connection.responseFinished(self)
     }
 
@@ -178,7 +179,16 @@ public final class HTTPServerResponse {
         guard !finished else { return }
         finished = true
         closeListeners.emit(())
+        releaseListeners()
+    }
+
+    /// Once finished or closed no listener can run again; dropping them breaks the cycles that handlers make by
+    /// capturing the response in its own listeners (a leak per connection that closed before its response finished,
+    /// found by the fault suite's connection storm).
+    private func releaseListeners() {
         drainListeners.removeAll()
+        closeListeners.removeAll()
+        finishListeners.removeAll()
     }
 }
 

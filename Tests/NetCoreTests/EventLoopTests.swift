@@ -156,13 +156,19 @@ import Testing
 }
 
 @Suite struct TimerHeapTests {
+    final class Item: TimerHeapElement {
+        let id: Int
+        var heapIndex = -1
+        init(_ id: Int) { self.id = id }
+    }
+
     @Test func popFirst_returnsEntriesInDeadlineThenSequenceOrder() {
-        var heap = TimerHeap<Int>()
+        var heap = TimerHeap<Item>()
         var generator = SystemRandomNumberGenerator()
         var expected: [(UInt64, UInt64)] = []
         for sequence in 0..<500 {
             let deadline = UInt64.random(in: 0..<50, using: &generator)
-            heap.insert(.init(deadline: deadline, sequence: UInt64(sequence), element: sequence))
+            heap.insert(.init(deadline: deadline, sequence: UInt64(sequence), element: Item(sequence)))
             expected.append((deadline, UInt64(sequence)))
         }
         expected.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
@@ -170,5 +176,53 @@ import Testing
         while let entry = heap.popFirst() { popped.append((entry.deadline, entry.sequence)) }
         #expect(popped.map(\.0) == expected.map(\.0))
         #expect(popped.map(\.1) == expected.map(\.1))
+    }
+
+    /// Cancelled timers leave the heap at once (they used to stay, with their captures, until their deadline).
+    @Test func remove_takesAnyElementOutAndKeepsTheOrderOfTheRest() {
+        var heap = TimerHeap<Item>()
+        var generator = SystemRandomNumberGenerator()
+        var items: [(item: Item, deadline: UInt64)] = []
+        for id in 0..<400 {
+            let item = Item(id)
+            let deadline = UInt64.random(in: 0..<60, using: &generator)
+            heap.insert(.init(deadline: deadline, sequence: UInt64(id), element: item))
+            items.append((item, deadline))
+        }
+        items.shuffle(using: &generator)
+        let removed = items.prefix(250)
+        for (item, _) in removed {
+            let wasThere = heap.remove(item)
+            #expect(wasThere)
+        }
+        for (item, _) in removed {
+            #expect(item.heapIndex == -1)
+            let again = heap.remove(item)
+            #expect(!again, "removed twice")
+        }
+        #expect(heap.count == 150)
+        let expected = items.dropFirst(250).sorted { ($0.deadline, $0.item.id) < ($1.deadline, $1.item.id) }
+        var popped: [Int] = []
+        while let entry = heap.popFirst() { popped.append(entry.element.id) }
+        #expect(popped == expected.map(\.item.id))
+    }
+
+    @Test func cancel_releasesTheCallbacksCaptures_beforeTheDeadline() throws {
+        final class Token {}
+        let loop = try EventLoop()
+        weak var captured: Token?
+        do {
+            let token = Token()
+            captured = token
+            let timer = loop.setTimeout(60_000) { _ = token }
+            timer.cancel()
+        }
+        #expect(captured == nil, "a cancelled 60 s timer still holds its callback")
+        // Refreshing many times keeps one entry, not one per refresh.
+        let timer = loop.setTimeout(60_000) {}
+        for _ in 0..<1000 { timer.refresh() }
+        #expect(loop.pendingTimerCount == 1)
+        timer.cancel()
+        #expect(loop.pendingTimerCount == 0)
     }
 }

@@ -278,17 +278,26 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     func schedule(_ timer: Timeout) {
+        timers.remove(timer)  // a refresh moves the timer rather than leaving a stale entry behind
         timerSequence += 1
         timer.sequence = timerSequence
         timers.insert(.init(deadline: now + timer.delay, sequence: timerSequence, element: timer))
         timer.setActive(true)
     }
 
+    /// Timers scheduled and not yet fired or cancelled (for tests).
+    var pendingTimerCount: Int { timers.count }
+
+    /// Takes a cancelled timer out of the heap at once, releasing what its callback captured.
+    func unschedule(_ timer: Timeout) {
+        timers.remove(timer)
+    }
+
     private func runDueTimers() {
         while let first = timers.first, first.deadline <= now {
             _ = timers.popFirst()
             let timer = first.element
-            // A cancelled or rescheduled timer leaves a stale entry behind; its sequence no longer matches.
+            // Cancelled and rescheduled timers are removed from the heap; this guard is a second line of defence.
             guard timer.isActive, timer.sequence == first.sequence else { continue }
             if timer.repeats {
                 schedule(timer)

@@ -1,10 +1,11 @@
 /// A one-shot or repeating timer (Node's `Timeout`) made by `EventLoop.setTimeout` or `setInterval`.
-public final class Timeout {
+public final class Timeout: TimerHeapElement {
     unowned let loop: EventLoop
     let delay: UInt64
     let repeats: Bool
     let callback: () -> Void
     var sequence: UInt64 = 0
+    var heapIndex = -1
     private(set) var isActive = false
     private var isCountedAlive = false
     private var isReferenced = true
@@ -24,6 +25,7 @@ public final class Timeout {
     /// Stops the timer; its callback will not run again. Safe to call more than once.
     public func cancel() {
         loop.assertInLoop()
+        loop.unschedule(self)
         setActive(false)
     }
 
