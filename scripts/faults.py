@@ -118,6 +118,21 @@ class Server:
                 break
         return last
 
+    def fd_kinds(self):
+        """What the open descriptors are, counted by kind (socket, pipe, anon_inode:[eventpoll], a file path...)."""
+        kinds = {}
+        try:
+            for fd in os.listdir(f'/proc/{self.pid}/fd'):
+                try:
+                    target = os.readlink(f'/proc/{self.pid}/fd/{fd}')
+                except OSError:
+                    continue
+                kind = target.split(':[')[0] if ':[' in target else target
+                kinds[kind] = kinds.get(kind, 0) + 1
+        except OSError:
+            pass
+        return kinds
+
     def settle_fds(self, baseline, timeout=10):
         """Waits for the descriptor count to return to `baseline`; returns the last count."""
         wait_until(lambda: self.fds() == baseline, timeout)
@@ -837,6 +852,10 @@ EXTRA_HOSTILE = [
     ('TLS ClientHello', bytes.fromhex('16030100c8010000c40303') + os.urandom(64), 400),
     ('HTTP/2 preface', b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505),
     ('random binary', bytes(random.Random(5).randrange(256) for _ in range(4096)), 400),
+    # "EOF …": the client half-closes right after sending; a request the EOF cut off can never complete.
+    ('EOF in the middle of a head', b'GET /?file=small.txt HTTP/1.1\r\nHos', 400),
+    ('EOF in the middle of a body', b'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc', 400),
+    ('EOF in the middle of a chunk', b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab', 400),
 ]
 
 
@@ -859,6 +878,8 @@ def case_hostile_http(suite, case):
             s = unix_connect(server.path, 5)
             try:
                 s.sendall(data)
+                if name.startswith('EOF'):
+                    s.shutdown(socket.SHUT_WR)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the server may answer and close before a large hostile input is fully sent
             reply, how = read_to_eof(s)
@@ -1022,7 +1043,8 @@ def soak(suite, case, seconds):
         rss1 = server.rss_kb()
         hwm = server.status_kb('VmHWM')
         case.check(server.alive(), f'{name}: still running')
-        case.check(fds1 == fds0, f'{name}: descriptors back ({fds0} -> {fds1})')
+        case.check(fds1 == fds0, f'{name}: descriptors back ({fds0} -> {fds1})'
+                   + ('' if fds1 == fds0 else f' {server.fd_kinds()}'))
         case.check(rss1 - rss0 <= 2048, f'{name}: VmRSS within 2 MiB ({rss0} -> {rss1} KiB)')
         figures.append(f'{name}: fds {fds0}->{fds1}, VmRSS {rss0}->{rss1} KiB (peak {hwm})')
     case.check(counts['errors'] == 0, f'well-behaved clients saw no errors ({counts["errors"]})')

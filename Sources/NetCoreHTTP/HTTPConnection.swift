@@ -40,8 +40,13 @@ final class HTTPConnection {
         socket.on(.drain) { [unowned self] in current?.connectionDrained() }
         socket.on(.error) { _ in }  // a reset client is routine; `close` cleans up
         socket.on(.end) { [unowned self] in
-            // The client half-closed: answer what it has sent, then end our side too. Nothing more will arrive.
+            // The client half-closed: answer what it has sent, then end our side too. Nothing more will arrive, so
+            // a request cut off by the EOF can never complete: like Node, answer 400 (it used to hold the
+            // connection open forever; found by the fault suite's soak).
             isClosing = true
+            if !isDiscardingInput && parseError == nil && (!parser.isIdle || pending.last.map { !$0.isComplete } == true) {
+                rejectIncompleteRequest(HTTPParseError(status: 400, reason: "request cut off by the end of input"))
+            }
             dispatchNext()
         }
         updateDeadline()

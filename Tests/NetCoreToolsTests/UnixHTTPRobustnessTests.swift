@@ -177,15 +177,22 @@ import Testing
         #expect(server.process.isRunning)
     }
 
-    /// A client that sends a request head and then a broken or stalled body: a framing error gets its 400 at once,
-    /// a body that stops arriving gets 408 after --request-timeout; either way the connection closes (found by the
-    /// fault suite: the server used to wait forever for a body that could not complete).
+    /// A client that sends a request head and then a broken or stalled body, or half-closes in the middle of a
+    /// request: a framing error or a cut-off request gets its 400 at once, a body that stops arriving gets 408 after
+    /// --request-timeout; either way the connection closes (found by the fault suite: the server used to wait
+    /// forever for a request that could not complete).
     static let badBodyClient = """
         path, mode = sys.argv[1], sys.argv[2]
         s = connect(path)
         s.settimeout(10)
         t0 = time.monotonic()
-        if mode == 'framing':
+        if mode == 'cut-head':
+            s.sendall(b'GET /?file=main.txt HTTP/1.1\\r\\nHos')
+            s.shutdown(socket.SHUT_WR)
+        elif mode == 'cut-body':
+            s.sendall(b'POST /upload HTTP/1.1\\r\\nHost: h\\r\\nContent-Length: 100\\r\\n\\r\\nonly ten b')
+            s.shutdown(socket.SHUT_WR)
+        elif mode == 'framing':
             s.sendall(b'POST /upload HTTP/1.1\\r\\nHost: h\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhelloX\\r\\n0\\r\\n\\r\\n')
         else:
             s.sendall(b'POST /upload HTTP/1.1\\r\\nHost: h\\r\\nContent-Length: 100\\r\\n\\r\\nonly ten b')
@@ -193,7 +200,7 @@ import Testing
         report(reply=data.decode('latin-1'), eof=eof, seconds=time.monotonic() - t0)
         """
 
-    @Test(arguments: [("framing", "400"), ("stalled", "408")])
+    @Test(arguments: [("framing", "400"), ("stalled", "408"), ("cut-head", "400"), ("cut-body", "400")])
     func unixHTTP_answersAndClosesARequestWhoseBodyCannotComplete(mode: String, status: String) throws {
         let box = try UHSandbox()
         defer { box.remove() }
