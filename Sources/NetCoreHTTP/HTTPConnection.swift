@@ -26,6 +26,9 @@ final class HTTPConnection {
     /// When the connection became idle after a response; nil while busy.
     private var idleSince: UInt64?
     private var deadlineTimer: Timeout?
+    /// Cuts a lingering close that the client does not finish; cancelled when the socket closes first, so the
+    /// socket is freed at once rather than 2 s later (a burst of refused clients would otherwise pile up).
+    private var lingerTimer: Timeout?
     private var armedDeadline = UInt64.max
 
     /// Pipelined requests parsed ahead of the one being answered; beyond this the socket stops reading.
@@ -165,7 +168,7 @@ final class HTTPConnection {
         socket.end()
         socket.resume()
         let socket = self.socket
-        socket.loop.setTimeout(2000) { socket.destroy() }.unref()
+        lingerTimer = socket.loop.setTimeout(2000) { socket.destroy() }.unref()
     }
 
     /// Closes now if idle; otherwise after the current response.
@@ -176,6 +179,8 @@ final class HTTPConnection {
 
     func socketClosed() {
         deadlineTimer?.cancel()
+        lingerTimer?.cancel()
+        lingerTimer = nil
         current?.connectionClosed()
         current = nil
     }

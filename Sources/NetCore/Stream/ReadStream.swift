@@ -169,6 +169,12 @@ public final class ReadStream: IOHandler {
                 if errorListeners.isEmpty { reportUnhandled(error, on: "stream") } else { errorListeners.emit(error) }
             }
             closeListeners.emit(error != nil)
+            // No event can follow `close`: dropping the listeners breaks the cycles closures make by capturing the
+            // stream (a file streamed into an HTTP response leaked with its response; found by the fault suite).
+            dataListeners.removeAll()
+            endListeners.removeAll()
+            closeListeners.removeAll()
+            errorListeners.removeAll()
         }
     }
 }
