@@ -17,6 +17,22 @@ import Testing
         return (text, events)
     }
 
+    /// Listeners that capture their own stream (as a file streamed into a response does: `pause()` from `data`)
+    /// must not keep it alive once it has closed.
+    @Test func readStream_isFreed_afterClose_evenWhenItsListenersCaptureIt() {
+        weak var freed: ReadStream?
+        var closed = false
+        runLoop { loop in
+            let stream = ReadStream(descriptor: open("/dev/null", O_RDONLY | O_CLOEXEC), closesDescriptor: true, loop: loop)
+            freed = stream
+            stream.on(.data) { _ in stream.pause() }
+            stream.on(.end) { _ = stream }
+            stream.on(.close) { _ in closed = true }
+        }
+        #expect(closed)
+        #expect(freed == nil, "a closed ReadStream was kept alive by its own listeners")
+    }
+
     @Test func readStream_readsToEnd_fromAPipe() {
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
