@@ -7,6 +7,9 @@ final class FileServer {
     /// The seed's preamble, `0\n` … `99\n`, built once.
     static let counterLines = Buffer((0..<100).map { "\($0)\n" }.joined())
 
+    /// The 200 response's own fields, built once.
+    static let headers: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
+
     /// Files up to this size are read in one call instead of streamed.
     static let smallFileLimit = 64 * 1024
 
@@ -74,13 +77,14 @@ final class FileServer {
         resolver: FileResolver,
         loop: EventLoop
     ) {
-        let started = loop.now
-        response.onFinish { [self] in
-            guard !quiet else { return }
-            let body = request.bodyByteCount > 0 ? " (request body \(request.bodyByteCount) bytes, discarded)" : ""
-            Console.line(
-                "\(request.method) \(request.target) \(response.status) \(response.bodyBytesSent) bytes \(loop.now - started) ms\(body)"
-            )
+        if !quiet {
+            let started = loop.now
+            response.onFinish {
+                let body = request.bodyByteCount > 0 ? " (request body \(request.bodyByteCount) bytes, discarded)" : ""
+                Console.line(
+                    "\(request.method) \(request.target) \(response.status) \(response.bodyBytesSent) bytes \(loop.now - started) ms\(body)"
+                )
+            }
         }
         guard let target = RequestTarget(request.target) else {
             return fail(response, 400, "unsupported request target: \(request.target)")
@@ -98,7 +102,7 @@ final class FileServer {
         guard let fileParameter = QueryString.value(of: "file", in: target.query) else {
             return fail(response, 400, "malformed query string")
         }
-        let headers: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
+        let headers = Self.headers
         guard let name = fileParameter else {
             response.writeHead(200, headers: headers)
             response.write(Self.counterLines)

@@ -30,6 +30,27 @@ import NetCoreHTTP
         #expect(QueryString.value(of: "file", in: "file=%E2%82%AC") == .some("€"))
     }
 
+    @Test func queryStringValue_agreesWithParse() {
+        let queries = [
+            "", "file=a", "a=1&file=b&file=c", "&&file=x&&", "file", "file=", "=v&file=k", "fi%6Ce=enc", "file=a+b%20c",
+            "x=%zz&file=a", "file=a&x=%zz", "file=%ff", "x=%E2%82%AC&file=%E2%82%AC", "file=a=b", "+file=1&file=2",
+            "file+=1", "%66ile=z",
+        ]
+        for query in queries {
+            let viaParse: String?? = QueryString.parse(query).map { pairs in pairs.first { $0.key == "file" }?.value }
+            #expect(QueryString.value(of: "file", in: query) == viaParse, "query \(query.debugDescription)")
+        }
+    }
+
+    @Test func fileResolver_findsDotDotComponents() {
+        for name in ["..", "../a", "a/..", "a/../b", "./..", "a//../b"] {
+            #expect(FileResolver.hasDotDotComponent(name), "\(name)")
+        }
+        for name in ["a", ".", "...", "..a", "a..", ".a.", "a/.../b", "a/./b", ".../...", "a/b.."] {
+            #expect(!FileResolver.hasDotDotComponent(name), "\(name)")
+        }
+    }
+
     @Test func fileResolver_confinesNamesToTheRoot() throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("nct-fr-\(UUID().uuidString)")
         let root = base.appendingPathComponent("root")
@@ -56,6 +77,10 @@ import NetCoreHTTP
         #expect(status("escape") == 403)  // one that leaves the root is not
         #expect(status("../outside.txt") == 403)
         #expect(status(base.appendingPathComponent("outside.txt").path) == 403)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("outdir").path, withDestinationPath: base.path)
+        #expect(status("outdir/outside.txt") == 403)  // through a symlinked directory that leaves the root
+        #expect(status("outdir") == 403)
+        #expect(status(".") == 404)  // the root itself is a directory
         #expect(status("sub") == 404)
         #expect(status("missing.txt") == 404)
         #expect(status("") == 400)

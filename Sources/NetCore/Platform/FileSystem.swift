@@ -38,24 +38,45 @@ public enum FileSystem {
     /// A file that turns out shorter than `limit` ends the read early; pass the size from `kind(ofDescriptor:)` to
     /// read it in one call.
     public static func readPrefix(of fd: Int32, limit: Int) throws(SystemError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: limit)
-        var total = 0
-        while total < limit {
-            let n = try bytes.withUnsafeMutableBytes { raw in
-                Result { () throws(SystemError) in
-                    try syscallChecked("pread") { pread(fd, raw.baseAddress! + total, limit - total, off_t(total)) }
+        // Uninitialised capacity: the kernel fills it, so zeroing it first would only cost a memset per request.
+        var failure: SystemError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: limit) { raw, initialized in
+            var total = 0
+            while total < limit {
+                let n = pread(fd, raw.baseAddress! + total, limit - total, off_t(total))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = SystemError(errno: errno, syscall: "pread")
+                    break
                 }
-            }.get()
-            if n == 0 { break }
-            total += n
+                if n == 0 { break }
+                total += n
+            }
+            initialized = total
         }
-        bytes.removeSubrange(total...)
+        if let failure { throw failure }
         return bytes
     }
 
     /// Opens `path` for reading without blocking on FIFOs or devices (O_NONBLOCK) and close-on-exec.
     public static func openWithoutBlocking(_ path: String) throws(SystemError) -> Int32 {
         try syscallChecked("open") { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) }
+    }
+
+    /// Opens the directory `path` (following symlinks) as an anchor for `openWithoutBlocking(_:in:)`; the caller owns
+    /// the descriptor.
+    public static func openDirectory(_ path: String) throws(SystemError) -> Int32 {
+        try syscallChecked("open") { open(path, O_RDONLY | O_CLOEXEC | O_DIRECTORY) }
+    }
+
+    /// Opens the entry `name` of the directory `directory` for reading, without blocking on FIFOs or devices and
+    /// without following a symlink in its last component (that fails with ELOOP), close-on-exec. With a `name`
+    /// that contains no "/" this can only ever open something directly inside `directory`, whatever the path of
+    /// the directory is now, which is what a server confining names to a root needs without reading the path back.
+    public static func openWithoutBlocking(_ name: String, in directory: Int32) throws(SystemError) -> Int32 {
+        try syscallChecked("openat") {
+            openat(directory, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)
+        }
     }
 
     /// The canonical path of the file an open descriptor refers to (from /proc/self/fd): what was actually opened,
