@@ -157,7 +157,8 @@ enum HTTPSyntax {
         let s = bytes.startIndex
         guard bytes.count == 8, bytes[s] == UInt8(ascii: "H"), bytes[s + 1] == UInt8(ascii: "T"),
             bytes[s + 2] == UInt8(ascii: "T"), bytes[s + 3] == UInt8(ascii: "P"), bytes[s + 4] == UInt8(ascii: "/"),
-            bytes[s + 6] == UInt8(ascii: "."), (0x30...0x39).contains(bytes[s + 5]), (0x30...0x39).contains(bytes[s + 7])
+            bytes[s + 6] == UInt8(ascii: "."), (0x30...0x39).contains(bytes[s + 5]),
+            (0x30...0x39).contains(bytes[s + 7])
         else { return nil }
         return HTTPVersion(major: Int(bytes[s + 5] - 0x30), minor: Int(bytes[s + 7] - 0x30))
     }

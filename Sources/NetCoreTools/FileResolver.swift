@@ -65,7 +65,7 @@ public struct FileResolver: Sendable {
             do {
                 let fd = try FileSystem.openWithoutBlocking(name, in: directory.descriptor)
                 return checkKind(fd, path: root == "/" ? "/" + name : root + "/" + name, name: name)
-            } catch where error.code == "ELOOP" {
+            } catch  where error.code == "ELOOP" {
                 // A symlink: followed and checked by path below (one inside the root is served).
             } catch {
                 return .failure(Self.refusal(for: error, name: name))
