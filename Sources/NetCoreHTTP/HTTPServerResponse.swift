@@ -204,6 +204,40 @@ public final class HTTPServerResponse {
         return connection.socket.write(contentsOf: parts)
     }
 
+    /// Sends `count` bytes of the open regular file `descriptor` from `offset` as body (one chunk when chunked) with
+    /// sendfile(2): nothing is read into memory, so any size costs the same few bytes of queue, and a slow client
+    /// only leaves the region queued longer. The response takes the descriptor and closes it once sent, or when
+    /// the connection closes. Returns the same backpressure answer as `write(_:)`.
+    ///
+    /// The file must hold `count` bytes from `offset` until they are sent: if it turns out shorter, the connection
+    /// is cut (the framing already promised those bytes).
+    @discardableResult
+    public func write(file descriptor: Int32, offset: Int = 0, count: Int) -> Bool {
+        if !headersSent { writeHead(status) }
+        let socket = connection.socket
+        guard !finished, count > 0 else {
+            FileSystem.close(descriptor)
+            return socket.writableLength < socket.writableHighWaterMark
+        }
+        switch framing {
+        case .none:
+            FileSystem.close(descriptor)
+            return socket.writableLength < socket.writableHighWaterMark
+        case .chunked:
+            let before = corkedTail.count
+            ChunkedEncoder.appendSizeLine(count, to: &corkedTail)
+            corkedBytes += corkedTail.count - before
+        case .contentLength, .untilClose:
+            break
+        }
+        bodyBytesSent += count
+        // What is corked goes first (the head, the size line), then the region; the chunk's CRLF follows it.
+        flush()
+        let below = socket.write(file: descriptor, offset: offset, count: count, closesDescriptor: true)
+        if case .chunked = framing { cork(ChunkedEncoder.chunkEnd) }
+        return below
+    }
+
     /// Sends the UTF-8 bytes of `text`; see `write(_:)`.
     @discardableResult
     public func write(_ text: String) -> Bool { write(Buffer(text)) }
