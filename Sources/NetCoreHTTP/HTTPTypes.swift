@@ -71,6 +71,8 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// ASCII case-insensitive comparison of field names, without allocating lowered copies (a hot path).
     static func namesMatch(_ a: String, _ b: String) -> Bool {
+        // Most names compared differ in length, which native strings know without looking at their bytes.
+        guard a.utf8.count == b.utf8.count else { return false }
         var a = a
         var b = b
         return a.withUTF8 { x in

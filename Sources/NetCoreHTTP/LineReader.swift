@@ -97,7 +97,12 @@ enum HTTPSyntax {
     /// `uri-host [ ":" port ]`, where the host is an IP literal in brackets or a name/IPv4 without ":"; empty is
     /// allowed (RFC 9112 §3.2).
     static func isValidHost(_ value: String) -> Bool {
-        let bytes = Array(value.utf8)
+        // In place (no copy of the bytes): every request has a Host.
+        var value = value
+        return value.withUTF8 { isValidHost(bytes: $0) }
+    }
+
+    private static func isValidHost(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.allSatisfy(isHostByte) else { return false }
         var rest = bytes[...]
         if rest.first == UInt8(ascii: "[") {

@@ -1,3 +1,5 @@
+@preconcurrency import Glibc
+
 /// Splits an HTTP request target (RFC 9112 §3.2) into its path and query: origin form `/p?q`, absolute form
 /// `http://host:port/p?q` (the path defaults to `/`), or `*`.
 public struct RequestTarget: Equatable, Sendable {
@@ -54,6 +56,8 @@ public enum QueryString {
     /// without `%` or `+` (nearly all) decode to themselves, so they are compared and validated in place.
     public static func value(of key: String, in query: String?) -> String?? {
         guard let query else { return .some(nil) }
+        var text = query
+        if let plain = text.withUTF8({ plainValue(of: key, in: $0) }) { return .some(plain) }
         let bytes = query.utf8
         var found: String?
         var partStart = bytes.startIndex
@@ -78,6 +82,30 @@ public enum QueryString {
             if decodeIfNeeded(valueText) == nil { return nil }
         }
         return .some(found)
+    }
+
+    /// `value(of:in:)` for a query with no `%` or `+` anywhere (the usual case), on its raw bytes: nothing to decode,
+    /// nothing that can be malformed. Nil when the query has something to decode.
+    private static func plainValue(of key: String, in query: UnsafeBufferPointer<UInt8>) -> String?? {
+        if query.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return nil }
+        var key = key
+        return key.withUTF8 { key in
+            var start = 0
+            while start < query.count {
+                var end = start
+                while end < query.count && query[end] != UInt8(ascii: "&") { end += 1 }
+                var equals = start
+                while equals < end && query[equals] != UInt8(ascii: "=") { equals += 1 }
+                if end > start && equals - start == key.count
+                    && (key.isEmpty || memcmp(query.baseAddress! + start, key.baseAddress!, key.count) == 0)
+                {
+                    let value = UnsafeBufferPointer(rebasing: query[min(equals + 1, end)..<end])
+                    return .some(String(decoding: value, as: UTF8.self))
+                }
+                start = end + 1
+            }
+            return .some(nil)
+        }
     }
 
     /// `text` itself when it has nothing to decode, else `decode(text)`.
