@@ -41,6 +41,18 @@ public struct FileResolver: Sendable {
         public let path: String
         /// The size in bytes when opened.
         public let size: Int
+        /// The file's status when opened (identity and change times, for caches to revalidate against).
+        public let status: FileSystem.Status
+    }
+
+    /// The status of `name` if it is a plain name (no "/", not "." or "..") of an entry directly inside the root,
+    /// symlinks not followed; nil otherwise or if there is no such entry. One fstatat: what a cache of files opened
+    /// through `open(_:)` compares with to know that the entry is still the very file it read.
+    public func status(ofPlainName name: String) -> FileSystem.Status? {
+        guard !name.isEmpty, name != ".", name != "..",
+            !name.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == 0 })
+        else { return nil }
+        return try? FileSystem.status(of: name, in: directory.descriptor)
     }
 
     /// Opens the regular file `name` names, or says why not.
@@ -94,9 +106,10 @@ public struct FileResolver: Sendable {
     /// Accepts `fd` if it is a regular file; otherwise closes it and says why not.
     private func checkKind(_ fd: Int32, path canonical: String, name: String) -> Result<OpenFile, Refusal> {
         do {
-            switch try FileSystem.kind(ofDescriptor: fd) {
+            let status = try FileSystem.status(ofDescriptor: fd)
+            switch status.kind {
             case .regular(let size):
-                return .success(OpenFile(descriptor: fd, path: canonical, size: size))
+                return .success(OpenFile(descriptor: fd, path: canonical, size: size, status: status))
             case .directory:
                 FileSystem.close(fd)
                 return .failure(.init(status: 404, reason: "not a file (a directory): \(name)"))

@@ -14,6 +14,9 @@ final class FileServer {
     /// sendfile(2), which costs a few more system calls but never copies the file through user space.
     static let smallFileLimit = 64 * 1024
 
+    /// Small files served before, revalidated with one fstatat per request (see `SmallFileCache`).
+    private var cache = SmallFileCache()
+
     let rootPath: String
     let quiet: Bool
     let configuration: HTTPServer.Configuration
@@ -110,6 +113,13 @@ final class FileServer {
             response.end(Buffer("usage: add ?file=NAME to stream a file from \(resolver.root)\n"))
             return
         }
+        if request.method == "GET", let cached = cache.contents(of: name, current: resolver.status(ofPlainName: name)) {
+            // Still the very file read before (same inode, size and times): no open, read or close.
+            response.writeHead(200, headers: headers)
+            response.write(Self.counterLines)
+            response.end(cached)
+            return
+        }
         let file: FileResolver.OpenFile
         switch resolver.open(name) {
         case .success(let opened): file = opened
@@ -127,9 +137,10 @@ final class FileServer {
         if file.size <= Self.smallFileLimit {
             // Small files go out with the head and the counter lines in one gathering write.
             do {
-                let contents = try FileSystem.readPrefix(of: fd, limit: file.size)
+                let contents = Buffer(try FileSystem.readPrefix(of: fd, limit: file.size))
                 FileSystem.close(fd)
-                response.end(Buffer(contents))
+                cache.store(name, status: file.status, contents: contents, readAt: FileSystem.wallClockNanoseconds())
+                response.end(contents)
             } catch {
                 FileSystem.close(fd)
                 Console.error("unix-http: reading \(name) failed: \(error.code)")

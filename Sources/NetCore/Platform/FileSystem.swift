@@ -87,6 +87,67 @@ public enum FileSystem {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// What `stat` says about a file that matters for telling whether it is still the same file with the same
+    /// contents: a file replaced (rename, delete and recreate) gets another inode; written, truncated, or with its
+    /// permissions changed, a newer change time (ctime).
+    public struct Status: Sendable, Equatable {
+        /// Regular file (with its size), directory or other (a symlink when not followed, a FIFO, …).
+        public var kind: Kind
+        /// The device and inode numbers: the file's identity.
+        public var device: UInt64
+        /// See `device`.
+        public var inode: UInt64
+        /// Last modification, nanoseconds since the epoch.
+        public var modified: Int64
+        /// Last status change (any write, truncate, chmod, link count change), nanoseconds since the epoch.
+        public var changed: Int64
+
+        /// A status built from its parts (for tests; the system calls fill it otherwise).
+        public init(kind: Kind, device: UInt64, inode: UInt64, modified: Int64, changed: Int64) {
+            self.kind = kind
+            self.device = device
+            self.inode = inode
+            self.modified = modified
+            self.changed = changed
+        }
+
+        init(_ info: stat) {
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: kind = .regular(size: Int(info.st_size))
+            case S_IFDIR: kind = .directory
+            default: kind = .other
+            }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+            changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+        }
+    }
+
+    /// The status of an open descriptor (fstat).
+    public static func status(ofDescriptor fd: Int32) throws(SystemError) -> Status {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError(errno: errno, syscall: "fstat") }
+        return Status(info)
+    }
+
+    /// The status of the entry `name` of the directory `directory`, not following a symlink (fstatat with
+    /// AT_SYMLINK_NOFOLLOW): one system call that says whether a file seen before is still there unchanged.
+    public static func status(of name: String, in directory: Int32) throws(SystemError) -> Status {
+        var info = stat()
+        guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw SystemError(errno: errno, syscall: "fstatat")
+        }
+        return Status(info)
+    }
+
+    /// The wall-clock time in nanoseconds since the epoch, the clock file times are kept in.
+    public static func wallClockNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
     /// What an open descriptor refers to.
     public static func kind(ofDescriptor fd: Int32) throws(SystemError) -> Kind {
         var info = stat()
