@@ -113,7 +113,9 @@ final class FileServer {
             response.end(Buffer("usage: add ?file=NAME to stream a file from \(resolver.root)\n"))
             return
         }
-        if request.method == "GET", let cached = cache.contents(of: name, current: resolver.status(ofPlainName: name)) {
+        if request.method == "GET",
+            let cached = cache.contents(of: name, current: { resolver.status(ofPlainName: name) })
+        {
             // Still the very file read before (same inode, size and times): no open, read or close.
             response.writeHead(200, headers: headers)
             response.write(Self.counterLines)
@@ -139,7 +141,13 @@ final class FileServer {
             do {
                 let contents = Buffer(try FileSystem.readPrefix(of: fd, limit: file.size))
                 FileSystem.close(fd)
-                cache.store(name, status: file.status, contents: contents, readAt: FileSystem.wallClockNanoseconds())
+                // Only entries directly in the root can ever hit (the lookup is an fstatat of the name itself, symlinks
+                // not followed), so names with "/" and symlinks are not stored to be dropped again on the next request.
+                let plain = !name.utf8.contains(UInt8(ascii: "/"))
+                if plain && file.path == (resolver.root == "/" ? "/" : resolver.root + "/") + name {
+                    let readAt = FileSystem.wallClockNanoseconds()
+                    cache.store(name, status: file.status, contents: contents, readAt: readAt)
+                }
                 response.end(contents)
             } catch {
                 FileSystem.close(fd)

@@ -33,11 +33,11 @@ struct SmallFileCache {
 
     var count: Int { entries.count }
 
-    /// The contents of `name` if they were read from a file whose status was exactly `current`; nil (and the stale
-    /// entry dropped) otherwise.
-    mutating func contents(of name: String, current: FileSystem.Status?) -> Buffer? {
+    /// The contents of `name` if they were read from a file whose status was exactly what `current` says now;
+    /// nil (and the stale entry dropped) otherwise. `current` (the system call) runs only when there is an entry.
+    mutating func contents(of name: String, current: () -> FileSystem.Status?) -> Buffer? {
         guard let entry = entries[name] else { return nil }
-        if let current, current == entry.status { return entry.contents }
+        if let status = current(), status == entry.status { return entry.contents }
         entries[name] = nil
         byteCount -= entry.contents.count
         return nil

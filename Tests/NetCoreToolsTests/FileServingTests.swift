@@ -107,17 +107,17 @@ import NetCore
         var cache = SmallFileCache()
         let old = Self.status(size: 3)
         cache.store("a", status: old, contents: Buffer([1, 2, 3]), readAt: 20 * Self.second)
-        #expect(cache.contents(of: "a", current: old) == Buffer([1, 2, 3]))
-        #expect(cache.contents(of: "b", current: old) == nil)
+        #expect(cache.contents(of: "a", current: { old }) == Buffer([1, 2, 3]))
+        #expect(cache.contents(of: "b", current: { old }) == nil)
         // Rewritten in place (newer change time), replaced (other inode), or gone: a miss, and the entry is dropped.
         var rewritten = old
         rewritten.changed += 1
-        #expect(cache.contents(of: "a", current: rewritten) == nil)
+        #expect(cache.contents(of: "a", current: { rewritten }) == nil)
         #expect(cache.count == 0 && cache.byteCount == 0)
         cache.store("a", status: old, contents: Buffer([1, 2, 3]), readAt: 20 * Self.second)
-        #expect(cache.contents(of: "a", current: Self.status(size: 3, inode: 8)) == nil)
+        #expect(cache.contents(of: "a", current: { Self.status(size: 3, inode: 8) }) == nil)
         cache.store("a", status: old, contents: Buffer([1, 2, 3]), readAt: 20 * Self.second)
-        #expect(cache.contents(of: "a", current: nil) == nil)
+        #expect(cache.contents(of: "a", current: { nil }) == nil)
     }
 
     @Test func keepsOnlySettledFilesOfTheRightSize() {
