@@ -5,6 +5,21 @@ public enum ChunkedEncoder {
         Array(String(count, radix: 16).utf8) + [0x0D, 0x0A]
     }
 
+    /// Appends `<hex size>\r\n` for a chunk of `count` bytes to `bytes`, without building an intermediate string or
+    /// array (the per-write path of a chunked response).
+    public static func appendSizeLine(_ count: Int, to bytes: inout [UInt8]) {
+        precondition(count >= 0, "a chunk size is never negative")
+        var shift = 0
+        while shift < Int.bitWidth - 4 && count >> (shift + 4) != 0 { shift += 4 }
+        while shift >= 0 {
+            let digit = UInt8((count >> shift) & 0xF)
+            bytes.append(digit < 10 ? 0x30 + digit : 0x61 + digit - 10)
+            shift -= 4
+        }
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+    }
+
     /// The CRLF after chunk data.
     public static let chunkEnd: [UInt8] = [0x0D, 0x0A]
 

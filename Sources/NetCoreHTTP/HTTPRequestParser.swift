@@ -127,6 +127,31 @@ public struct HTTPRequestParser {
         throws(HTTPParseError)
     {
         while index < bytes.count {
+            if !line.isAfterCR, case .headers = state {
+                // Header lines only: request-line bytes are checked one by one as they arrive (below), so that the
+                // first impossible byte is refused at the same place however the input is split.
+                // A run of ordinary bytes goes into the line at once. The limit checks below only grow with each byte,
+                // so checking once after the run gives the same answer as checking after every byte.
+                var end = index
+                while end < bytes.count && bytes[end] != 0x0D && bytes[end] != 0x0A { end += 1 }
+                if end > index {
+                    let taken = min(end - index, line.room)
+                    line.append(run: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + taken)]))
+                    index += taken
+                    headBytes += taken
+                    try checkHeadLimits()
+                    if index < end {
+                        // The next byte does not fit: what `add` would say for it.
+                        index += 1
+                        headBytes += 1
+                        if case .requestLine = state {
+                            throw HTTPParseError(status: 414, reason: "request target too long")
+                        }
+                        throw HTTPParseError(status: 431, reason: "header section too large")
+                    }
+                    continue
+                }
+            }
             let byte = bytes[index]
             index += 1
             headBytes += 1
@@ -146,12 +171,8 @@ public struct HTTPRequestParser {
                             throw HTTPParseError(status: 400, reason: "invalid character in the request target")
                         }
                     }
-                    if line.count > limits.maxTargetBytes + 32 {
-                        throw HTTPParseError(status: 414, reason: "request target too long")
-                    }
-                } else if headBytes > limits.maxHeaderBytes {
-                    throw HTTPParseError(status: 431, reason: "header section too large")
                 }
+                try checkHeadLimits()
             case .bareLF: throw HTTPParseError(status: 400, reason: "bare LF in the request head")
             case .bareCR: throw HTTPParseError(status: 400, reason: "bare CR in the request head")
             case .tooLong:
@@ -181,29 +202,50 @@ public struct HTTPRequestParser {
         }
     }
 
-    private mutating func parseRequestLine(_ bytes: [UInt8]) throws(HTTPParseError) {
-        let parts = bytes.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
-        // The version decides 505 before anything else, so an HTTP/2 preface ("PRI * HTTP/2.0") gets the right answer.
-        if parts.count == 3, let version = HTTPSyntax.parseVersion(parts[2]), version.major != 1 {
-            throw HTTPParseError(status: 505, reason: "HTTP version \(version.major).\(version.minor) is not supported")
+    /// The size checks made after each byte of the head that did not end a line.
+    @inline(__always)
+    private func checkHeadLimits() throws(HTTPParseError) {
+        if case .requestLine = state {
+            if line.count > limits.maxTargetBytes + 32 {
+                throw HTTPParseError(status: 414, reason: "request target too long")
+            }
+        } else if headBytes > limits.maxHeaderBytes {
+            throw HTTPParseError(status: 431, reason: "header section too large")
         }
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+    }
+
+    private mutating func parseRequestLine(_ bytes: [UInt8]) throws(HTTPParseError) {
+        // The three space-separated parts (the last keeps any further spaces), found in place rather than split into
+        // a new array: this runs for every request.
+        guard let firstSpace = bytes.firstIndex(of: 0x20),
+            let secondSpace = bytes[(firstSpace + 1)...].firstIndex(of: 0x20)
+        else {
             throw HTTPParseError(status: 400, reason: "malformed request line")
         }
-        guard parts[0].allSatisfy(HTTPSyntax.isToken) else {
+        let methodBytes = bytes[..<firstSpace]
+        let targetBytes = bytes[(firstSpace + 1)..<secondSpace]
+        let versionBytes = bytes[(secondSpace + 1)...]
+        // The version decides 505 before anything else, so an HTTP/2 preface ("PRI * HTTP/2.0") gets the right answer.
+        if let version = HTTPSyntax.parseVersion(versionBytes), version.major != 1 {
+            throw HTTPParseError(status: 505, reason: "HTTP version \(version.major).\(version.minor) is not supported")
+        }
+        guard !methodBytes.isEmpty, !targetBytes.isEmpty else {
+            throw HTTPParseError(status: 400, reason: "malformed request line")
+        }
+        guard methodBytes.allSatisfy(HTTPSyntax.isToken) else {
             throw HTTPParseError(status: 400, reason: "invalid method")
         }
-        guard parts[1].count <= limits.maxTargetBytes else {
+        guard targetBytes.count <= limits.maxTargetBytes else {
             throw HTTPParseError(status: 414, reason: "request target too long")
         }
-        guard parts[1].allSatisfy({ (0x21...0x7E).contains($0) }) else {
+        guard targetBytes.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw HTTPParseError(status: 400, reason: "invalid character in the request target")
         }
-        guard let version = HTTPSyntax.parseVersion(parts[2]) else {
+        guard let version = HTTPSyntax.parseVersion(versionBytes) else {
             throw HTTPParseError(status: 400, reason: "malformed HTTP version")
         }
-        method = String(decoding: parts[0], as: UTF8.self)
-        target = String(decoding: parts[1], as: UTF8.self)
+        method = String(decoding: methodBytes, as: UTF8.self)
+        target = String(decoding: targetBytes, as: UTF8.self)
         self.version = version
     }
 

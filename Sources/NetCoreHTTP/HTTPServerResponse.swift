@@ -27,9 +27,14 @@ public final class HTTPServerResponse {
     let request: HTTPRequestHead
     private var framing: HTTPBodyFraming = .none
     /// Output held back until the end of the current tick, so a handler's head, writes and end leave in one
-    /// gathering system call (Node's http corks the same way).
+    /// gathering system call (Node's http corks the same way). Large writes are held as they are (no copy);
+    /// the head, chunk framing and small writes are copied into `corkedTail`, so a small response is one buffer
+    /// and one plain `send` rather than a gather list of many tiny pieces, each a separate allocation.
     private var corked: [Buffer] = []
+    private var corkedTail: [UInt8] = []
     private var corkedBytes = 0
+    /// Writes up to this size are copied into `corkedTail`; larger ones are queued without copying.
+    static let coalesceLimit = 4 * 1024
     private var isFlushScheduled = false
     /// Beyond this much held back, output goes out at once.
     static let corkLimit = 16 * 1024
@@ -62,31 +67,63 @@ public final class HTTPServerResponse {
         guard !headersSent else { return }
         headersSent = true
         self.status = status
-        var headers = headers
         if headers["Connection"]?.asciiLowercased == "close" { keepAlive = false }
         if connection.isClosing { keepAlive = false }
+        var chunked = false
         if let length = headers["Content-Length"].flatMap(Int.init) {
             framing = isBodyless ? .none : .contentLength(length)
         } else if status == 204 || status == 304 || status < 200 {
             framing = .none
         } else if request.version.minor >= 1 {
-            headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+            chunked = true
             framing = isBodyless ? .none : .chunked
         } else {
             // HTTP/1.0 has no chunked coding: the body ends when the connection does.
             framing = isBodyless ? .none : .untilClose
             keepAlive = false
         }
-        headers.remove(name: "Connection")
-        if !keepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if request.version.minor == 0 {
-            headers.add(name: "Connection", value: "keep-alive")
+        // Written straight into the cork as bytes: the caller's fields in order, minus the ones this method owns
+        // (Connection always; Transfer-Encoding when it sets chunked), which then follow at the end.
+        var bytes = corkedTail
+        corkedTail = []
+        let before = bytes.count
+        bytes.reserveCapacity(before + Self.coalesceLimit)
+        bytes.append(contentsOf: "HTTP/1.1 ".utf8)
+        Self.appendDecimal(status, to: &bytes)
+        bytes.append(0x20)
+        bytes.append(contentsOf: HTTPStatus.reason(status).utf8)
+        bytes.append(contentsOf: "\r\nDate: ".utf8)
+        bytes.append(contentsOf: connection.server.date.now().utf8)
+        bytes.append(contentsOf: "\r\n".utf8)
+        for (name, value) in headers {
+            if HTTPHeaders.namesMatch(name, "Connection") { continue }
+            if chunked && HTTPHeaders.namesMatch(name, "Transfer-Encoding") { continue }
+            bytes.append(contentsOf: name.utf8)
+            bytes.append(contentsOf: ": ".utf8)
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(contentsOf: "\r\n".utf8)
         }
-        var text = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\nDate: \(connection.server.date.now())\r\n"
-        for (name, value) in headers { text += "\(name): \(value)\r\n" }
-        text += "\r\n"
-        cork(Buffer(Array(text.utf8)))
+        if chunked { bytes.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+        if !keepAlive {
+            bytes.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if request.version.minor == 0 {
+            bytes.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        bytes.append(contentsOf: "\r\n".utf8)
+        corkedBytes += bytes.count - before
+        corkedTail = bytes
+        scheduleFlush()
+    }
+
+    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        if value >= 100 && value <= 999 {
+            // Every real status: three digits, no string conversion.
+            bytes.append(UInt8(0x30 + value / 100))
+            bytes.append(UInt8(0x30 + value / 10 % 10))
+            bytes.append(UInt8(0x30 + value % 10))
+        } else {
+            bytes.append(contentsOf: String(value).utf8)
+        }
     }
 
     /// Sends body bytes (framed as one chunk when chunked). Returns false when the connection's write queue is above
@@ -101,9 +138,11 @@ public final class HTTPServerResponse {
         case .none:
             break
         case .chunked:
-            cork(Buffer(ChunkedEncoder.sizeLine(data.count)))
+            let before = corkedTail.count
+            ChunkedEncoder.appendSizeLine(data.count, to: &corkedTail)
+            corkedBytes += corkedTail.count - before
             cork(data)
-            cork(Self.chunkEnd)
+            cork(ChunkedEncoder.chunkEnd)
             bodyBytesSent += data.count
         case .contentLength, .untilClose:
             cork(data)
@@ -114,12 +153,29 @@ public final class HTTPServerResponse {
         return socket.writableLength + corkedBytes < socket.writableHighWaterMark
     }
 
-    private static let chunkEnd = Buffer(ChunkedEncoder.chunkEnd)
-    private static let lastChunk = Buffer(ChunkedEncoder.lastChunk)
-
     private func cork(_ buffer: Buffer) {
+        if buffer.count <= Self.coalesceLimit {
+            cork(buffer.bytes)
+            return
+        }
+        if !corkedTail.isEmpty {
+            corked.append(Buffer(corkedTail))
+            corkedTail = []
+        }
         corked.append(buffer)
         corkedBytes += buffer.count
+        scheduleFlush()
+    }
+
+    /// Copies small output into the coalescing tail.
+    private func cork(_ bytes: [UInt8]) {
+        if corkedTail.isEmpty { corkedTail.reserveCapacity(Self.coalesceLimit) }
+        corkedTail.append(contentsOf: bytes)
+        corkedBytes += bytes.count
+        scheduleFlush()
+    }
+
+    private func scheduleFlush() {
         if !isFlushScheduled {
             isFlushScheduled = true
             connection.socket.loop.nextTick { [self] in
@@ -132,11 +188,54 @@ public final class HTTPServerResponse {
     /// Hands everything held back to the socket; returns the socket's backpressure answer.
     @discardableResult
     private func flush() -> Bool {
+        if !corkedTail.isEmpty {
+            let tail = Buffer(corkedTail)
+            corkedTail = []
+            if corked.isEmpty {
+                corkedBytes = 0
+                return connection.socket.write(contentsOf: CollectionOfOne(tail))
+            }
+            corked.append(tail)
+        }
         guard !corked.isEmpty else { return true }
         let parts = corked
         corked.removeAll(keepingCapacity: true)
         corkedBytes = 0
         return connection.socket.write(contentsOf: parts)
+    }
+
+    /// Sends `count` bytes of the open regular file `descriptor` from `offset` as body (one chunk when chunked) with
+    /// sendfile(2): nothing is read into memory, so any size costs the same few bytes of queue, and a slow client
+    /// only leaves the region queued longer. The response takes the descriptor and closes it once sent, or when
+    /// the connection closes. Returns the same backpressure answer as `write(_:)`.
+    ///
+    /// The file must hold `count` bytes from `offset` until they are sent: if it turns out shorter, the connection
+    /// is cut (the framing already promised those bytes).
+    @discardableResult
+    public func write(file descriptor: Int32, offset: Int = 0, count: Int) -> Bool {
+        if !headersSent { writeHead(status) }
+        let socket = connection.socket
+        guard !finished, count > 0 else {
+            FileSystem.close(descriptor)
+            return socket.writableLength < socket.writableHighWaterMark
+        }
+        switch framing {
+        case .none:
+            FileSystem.close(descriptor)
+            return socket.writableLength < socket.writableHighWaterMark
+        case .chunked:
+            let before = corkedTail.count
+            ChunkedEncoder.appendSizeLine(count, to: &corkedTail)
+            corkedBytes += corkedTail.count - before
+        case .contentLength, .untilClose:
+            break
+        }
+        bodyBytesSent += count
+        // What is corked goes first (the head, the size line), then the region; the chunk's CRLF follows it.
+        flush()
+        let below = socket.write(file: descriptor, offset: offset, count: count, closesDescriptor: true)
+        if case .chunked = framing { cork(ChunkedEncoder.chunkEnd) }
+        return below
     }
 
     /// Sends the UTF-8 bytes of `text`; see `write(_:)`.
@@ -150,7 +249,7 @@ public final class HTTPServerResponse {
         guard !finished else { return }
         if !headersSent { writeHead(status) }
         finished = true
-        if case .chunked = framing { cork(Self.lastChunk) }
+        if case .chunked = framing { cork(ChunkedEncoder.lastChunk) }
         flush()
         if case .untilClose = framing { keepAlive = false }
         finishListeners.emit(())

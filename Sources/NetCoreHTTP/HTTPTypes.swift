@@ -56,7 +56,10 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// Every value of `name`, in order.
     public func values(for name: String) -> [String] {
-        fields.filter { Self.namesMatch($0.name, name) }.map(\.value)
+        // One pass and no array at all when nothing matches (the parser asks for absent fields on every request).
+        var result: [String] = []
+        for field in fields where Self.namesMatch(field.name, name) { result.append(field.value) }
+        return result
     }
 
     /// Whether a comma-separated header (like `Connection`) contains `token`, ignoring case.
@@ -68,6 +71,8 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// ASCII case-insensitive comparison of field names, without allocating lowered copies (a hot path).
     static func namesMatch(_ a: String, _ b: String) -> Bool {
+        // Most names compared differ in length, which native strings know without looking at their bytes.
+        guard a.utf8.count == b.utf8.count else { return false }
         var a = a
         var b = b
         return a.withUTF8 { x in

@@ -41,6 +41,20 @@ struct LineReader {
 
     var count: Int { line.count + (sawCR ? 1 : 0) }
 
+    /// Whether a CR was just added (the next byte must be LF).
+    var isAfterCR: Bool { sawCR }
+
+    /// How many more line bytes fit before `add` would say `.tooLong`.
+    var room: Int { limit - line.count }
+
+    /// Adds a run of bytes that contains no CR or LF, at most `room` of them, at once: the same as `add` for
+    /// each, without a call and a bounds check per byte (the head of every request goes through here).
+    @inline(__always)
+    mutating func append(run: UnsafeRawBufferPointer) {
+        precondition(!sawCR && run.count <= room, "a run is added only where add(_:) would take each byte")
+        line.append(contentsOf: run)
+    }
+
     mutating func reset() {
         line.removeAll(keepingCapacity: true)
         sawCR = false
@@ -83,7 +97,12 @@ enum HTTPSyntax {
     /// `uri-host [ ":" port ]`, where the host is an IP literal in brackets or a name/IPv4 without ":"; empty is
     /// allowed (RFC 9112 §3.2).
     static func isValidHost(_ value: String) -> Bool {
-        let bytes = Array(value.utf8)
+        // In place (no copy of the bytes): every request has a Host.
+        var value = value
+        return value.withUTF8 { isValidHost(bytes: $0) }
+    }
+
+    private static func isValidHost(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.allSatisfy(isHostByte) else { return false }
         var rest = bytes[...]
         if rest.first == UInt8(ascii: "[") {
@@ -139,10 +158,13 @@ enum HTTPSyntax {
 
     /// Parses `HTTP/x.y`; nil if malformed.
     static func parseVersion(_ bytes: ArraySlice<UInt8>) -> HTTPVersion? {
-        let text = Array(bytes)
-        guard text.count == 8, text.starts(with: Array("HTTP/".utf8)), text[6] == UInt8(ascii: "."),
-            (0x30...0x39).contains(text[5]), (0x30...0x39).contains(text[7])
+        // Byte by byte rather than through copies: this runs for every request line.
+        let s = bytes.startIndex
+        guard bytes.count == 8, bytes[s] == UInt8(ascii: "H"), bytes[s + 1] == UInt8(ascii: "T"),
+            bytes[s + 2] == UInt8(ascii: "T"), bytes[s + 3] == UInt8(ascii: "P"), bytes[s + 4] == UInt8(ascii: "/"),
+            bytes[s + 6] == UInt8(ascii: "."), (0x30...0x39).contains(bytes[s + 5]),
+            (0x30...0x39).contains(bytes[s + 7])
         else { return nil }
-        return HTTPVersion(major: Int(text[5] - 0x30), minor: Int(text[7] - 0x30))
+        return HTTPVersion(major: Int(bytes[s + 5] - 0x30), minor: Int(bytes[s + 7] - 0x30))
     }
 }

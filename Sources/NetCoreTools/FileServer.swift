@@ -7,8 +7,15 @@ final class FileServer {
     /// The seed's preamble, `0\n` … `99\n`, built once.
     static let counterLines = Buffer((0..<100).map { "\($0)\n" }.joined())
 
-    /// Files up to this size are read in one call instead of streamed.
+    /// The 200 response's own fields, built once.
+    static let headers: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
+
+    /// Files up to this size are read in one call and sent with the head in one write; larger ones are sent with
+    /// sendfile(2), which costs a few more system calls but never copies the file through user space.
     static let smallFileLimit = 64 * 1024
+
+    /// Small files served before, revalidated with one fstatat per request (see `SmallFileCache`).
+    private var cache = SmallFileCache()
 
     let rootPath: String
     let quiet: Bool
@@ -74,13 +81,14 @@ final class FileServer {
         resolver: FileResolver,
         loop: EventLoop
     ) {
-        let started = loop.now
-        response.onFinish { [self] in
-            guard !quiet else { return }
-            let body = request.bodyByteCount > 0 ? " (request body \(request.bodyByteCount) bytes, discarded)" : ""
-            Console.line(
-                "\(request.method) \(request.target) \(response.status) \(response.bodyBytesSent) bytes \(loop.now - started) ms\(body)"
-            )
+        if !quiet {
+            let started = loop.now
+            response.onFinish {
+                let body = request.bodyByteCount > 0 ? " (request body \(request.bodyByteCount) bytes, discarded)" : ""
+                Console.line(
+                    "\(request.method) \(request.target) \(response.status) \(response.bodyBytesSent) bytes \(loop.now - started) ms\(body)"
+                )
+            }
         }
         guard let target = RequestTarget(request.target) else {
             return fail(response, 400, "unsupported request target: \(request.target)")
@@ -98,11 +106,20 @@ final class FileServer {
         guard let fileParameter = QueryString.value(of: "file", in: target.query) else {
             return fail(response, 400, "malformed query string")
         }
-        let headers: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
+        let headers = Self.headers
         guard let name = fileParameter else {
             response.writeHead(200, headers: headers)
             response.write(Self.counterLines)
             response.end(Buffer("usage: add ?file=NAME to stream a file from \(resolver.root)\n"))
+            return
+        }
+        if request.method == "GET",
+            let cached = cache.contents(of: name, current: { resolver.status(ofPlainName: name) })
+        {
+            // Still the very file read before (same inode, size and times): no open, read or close.
+            response.writeHead(200, headers: headers)
+            response.write(Self.counterLines)
+            response.end(cached)
             return
         }
         let file: FileResolver.OpenFile
@@ -122,9 +139,16 @@ final class FileServer {
         if file.size <= Self.smallFileLimit {
             // Small files go out with the head and the counter lines in one gathering write.
             do {
-                let contents = try FileSystem.readPrefix(of: fd, limit: file.size)
+                let contents = Buffer(try FileSystem.readPrefix(of: fd, limit: file.size))
                 FileSystem.close(fd)
-                response.end(Buffer(contents))
+                // Only entries directly in the root can ever hit (the lookup is an fstatat of the name itself, symlinks
+                // not followed), so names with "/" and symlinks are not stored to be dropped again on the next request.
+                let plain = !name.utf8.contains(UInt8(ascii: "/"))
+                if plain && file.path == (resolver.root == "/" ? "/" : resolver.root + "/") + name {
+                    let readAt = FileSystem.wallClockNanoseconds()
+                    cache.store(name, status: file.status, contents: contents, readAt: readAt)
+                }
+                response.end(contents)
             } catch {
                 FileSystem.close(fd)
                 Console.error("unix-http: reading \(name) failed: \(error.code)")
@@ -132,27 +156,10 @@ final class FileServer {
             }
             return
         }
-        stream(fd, to: response, loop: loop)
-    }
-
-    /// Streams the file with backpressure: reading pauses while the connection's queue is full, so memory stays
-    /// bounded whatever the file size and however slow the reader.
-    private func stream(_ fd: Int32, to response: HTTPServerResponse, loop: EventLoop) {
-        let file = ReadStream(descriptor: fd, closesDescriptor: true, loop: loop)
-        // 256 KiB per loop turn: fewer turns and syscalls per byte, while backpressure still bounds memory to a few
-        // chunks per slow client.
-        file.fileChunkSize = 256 * 1024
-        file.on(.data) { chunk in
-            if !response.write(chunk) { file.pause() }
-        }
-        response.onDrain { file.resume() }
-        file.on(.end) { response.end() }
-        file.on(.error) { error in
-            // The status is already sent; cutting the connection is the only honest signal left.
-            Console.error("unix-http: reading file failed mid-response: \(error.code)")
-            response.abort()
-        }
-        response.onClose { file.destroy() }
+        // Larger files go out with sendfile(2) as one chunk: no read into memory at all, so memory stays bounded
+        // whatever the file size and however slow the reader (the queue holds the region, not its bytes).
+        response.write(file: fd, count: file.size)
+        response.end()
     }
 
     private func fail(

@@ -1,3 +1,5 @@
+@preconcurrency import Glibc
+
 /// Splits an HTTP request target (RFC 9112 §3.2) into its path and query: origin form `/p?q`, absolute form
 /// `http://host:port/p?q` (the path defaults to `/`), or `*`.
 public struct RequestTarget: Equatable, Sendable {
@@ -48,11 +50,68 @@ public enum QueryString {
         return pairs
     }
 
-    /// The first value of `key`.
+    /// The first value of `key`; nil (the outer optional) if any pair of `query` is malformed, as `parse` says.
+    ///
+    /// Same answer as searching `parse(query)`, without building the pairs: it runs once per request, and parts
+    /// without `%` or `+` (nearly all) decode to themselves, so they are compared and validated in place.
     public static func value(of key: String, in query: String?) -> String?? {
         guard let query else { return .some(nil) }
-        guard let pairs = parse(query) else { return nil }
-        return .some(pairs.first { $0.key == key }?.value)
+        var text = query
+        if let plain = text.withUTF8({ plainValue(of: key, in: $0) }) { return .some(plain) }
+        let bytes = query.utf8
+        var found: String?
+        var partStart = bytes.startIndex
+        while partStart < bytes.endIndex {
+            let partEnd = bytes[partStart...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            defer { partStart = partEnd < bytes.endIndex ? bytes.index(after: partEnd) : partEnd }
+            if partStart == partEnd { continue }  // empty parts are skipped, as `split` omits them
+            let equals = bytes[partStart..<partEnd].firstIndex(of: UInt8(ascii: "=")) ?? partEnd
+            let keyText = query[partStart..<equals]
+            let valueText = equals < partEnd ? query[bytes.index(after: equals)..<partEnd] : query[partEnd..<partEnd]
+            if found == nil {
+                guard let decodedKey = decodeIfNeeded(keyText) else { return nil }
+                if decodedKey.utf8.elementsEqual(key.utf8) {
+                    guard let decodedValue = decodeIfNeeded(valueText) else { return nil }
+                    found = String(decodedValue)
+                    continue
+                }
+            } else if decodeIfNeeded(keyText) == nil {
+                return nil
+            }
+            // Not the key: still validated, so a malformed query is refused whatever order its pairs come in.
+            if decodeIfNeeded(valueText) == nil { return nil }
+        }
+        return .some(found)
+    }
+
+    /// `value(of:in:)` for a query with no `%` or `+` anywhere (the usual case), on its raw bytes: nothing to decode,
+    /// nothing that can be malformed. Nil when the query has something to decode.
+    private static func plainValue(of key: String, in query: UnsafeBufferPointer<UInt8>) -> String?? {
+        if query.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return nil }
+        var key = key
+        return key.withUTF8 { key in
+            var start = 0
+            while start < query.count {
+                var end = start
+                while end < query.count && query[end] != UInt8(ascii: "&") { end += 1 }
+                var equals = start
+                while equals < end && query[equals] != UInt8(ascii: "=") { equals += 1 }
+                if end > start && equals - start == key.count
+                    && (key.isEmpty || memcmp(query.baseAddress! + start, key.baseAddress!, key.count) == 0)
+                {
+                    let value = UnsafeBufferPointer(rebasing: query[min(equals + 1, end)..<end])
+                    return .some(String(decoding: value, as: UTF8.self))
+                }
+                start = end + 1
+            }
+            return .some(nil)
+        }
+    }
+
+    /// `text` itself when it has nothing to decode, else `decode(text)`.
+    private static func decodeIfNeeded(_ text: Substring) -> Substring? {
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return text }
+        return decode(text).map { Substring($0) }
     }
 
     /// Percent-decodes `text` (with `+` as space); nil on a malformed escape or invalid UTF-8.

@@ -93,6 +93,11 @@ import Testing
         var encoded = parts.flatMap { ChunkedEncoder.frame($0).flatMap { $0 } }
         encoded += ChunkedEncoder.end(trailers: ["X-Sum": "3"])
         #expect(ChunkedEncoder.sizeLine(300) == Array("12c\r\n".utf8))
+        for count in [0, 1, 9, 10, 15, 16, 255, 256, 4095, 65_536, 1 << 30, Int.max] {
+            var bytes: [UInt8] = [0x41]
+            ChunkedEncoder.appendSizeLine(count, to: &bytes)
+            #expect(bytes == [0x41] + ChunkedEncoder.sizeLine(count), "size \(count)")
+        }
         var decoder = ChunkedDecoder()
         var events: [ChunkedDecoder.Event] = []
         var index = 0

@@ -29,6 +29,12 @@ import Testing
                 writeOne: { take([$0], kind: "one") },
                 writeMany: { iovecs in
                     take(iovecs.map { UnsafeRawBufferPointer(start: $0.iov_base, count: $0.iov_len) }, kind: "many")
+                },
+                writeFile: { descriptor, offset, count in
+                    // What sendfile would send: the file's bytes at `offset`, as far as the budget and the file go.
+                    var bytes = [UInt8](repeating: 0, count: count)
+                    let n = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, off_t(offset)) }
+                    return bytes.prefix(max(n, 0)).withUnsafeBytes { take([$0], kind: "file") }
                 })
         }
     }
@@ -84,6 +90,46 @@ import Testing
                 writeMany: { _ throws(SystemError) in throw SystemError(errno: EPIPE, syscall: "write") })
         }
         #expect(queue.byteCount == 3)
+    }
+
+    /// A temporary file holding `bytes`, open for reading; unlinked at once, so closing it is the only cleanup.
+    static func temporaryFile(_ bytes: [UInt8]) -> Int32 {
+        var template = Array("/tmp/nct-wq-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        precondition(fd >= 0, "mkstemp failed")
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        return fd
+    }
+
+    @Test func flush_sendsFileRegionsInOrderWithBytes_acrossPartialWrites() throws {
+        let file = (0..<5000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let fd = Self.temporaryFile(file)
+        var queue = WriteQueue()
+        queue.append(Array("head".utf8))
+        queue.append(file: FileRegion(descriptor: fd, offset: 100, count: 4000, closesDescriptor: true))
+        queue.append(Array("tail".utf8))
+        #expect(queue.byteCount == 4008)
+        let kernel = FakeKernel(budgets: Array(repeating: 333, count: 100))
+        while try kernel.flush(&queue) != .drained {}
+        #expect(kernel.received == Array("head".utf8) + file[100..<4100] + Array("tail".utf8))
+        #expect(kernel.calls.contains("file"))
+        #expect(queue.isEmpty)
+        // The queue owned the descriptor and closed it once the region was sent.
+        #expect(fcntl(fd, F_GETFD) == -1 && errno == EBADF)
+    }
+
+    @Test func flush_failsWithEIO_whenTheFileIsShorterThanItsRegion() throws {
+        let fd = Self.temporaryFile([1, 2, 3])
+        defer { close(fd) }
+        var queue = WriteQueue()
+        queue.append(file: FileRegion(descriptor: fd, offset: 0, count: 10, closesDescriptor: false))
+        let kernel = FakeKernel(budgets: [])
+        // What the file has is sent (a short write looks like a full socket); at its end, sendfile says 0.
+        #expect(try kernel.flush(&queue) == .wouldBlock)
+        #expect(kernel.received == [1, 2, 3])
+        #expect(throws: SystemError(errno: EIO, syscall: "sendfile")) { try kernel.flush(&queue) }
+        #expect(queue.byteCount == 7)
     }
 
     @Test func append_ignoresEmptyBuffers() {

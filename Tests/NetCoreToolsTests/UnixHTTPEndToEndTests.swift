@@ -57,6 +57,37 @@ import Testing
         #expect((decoded?.chunkCount ?? 0) >= 2, "expected the counter lines and the file as separate chunks")
     }
 
+    /// Files above the small-file limit go out with sendfile(2): byte-exact, one chunk, and the keep-alive
+    /// connection still frames the next response correctly. A file rewritten on disk is served as it is now.
+    @Test func unixHTTP_sendsALargeFileByteExact_withSendfile_andServesItFreshAfterAChange() throws {
+        let box = try UHSandbox()
+        defer { box.remove() }
+        var big = [UInt8](repeating: 0, count: 3 * 1024 * 1024 + 17)
+        for index in big.indices { big[index] = UInt8(truncatingIfNeeded: (index &* 2_654_435_761) >> 13) }
+        try Data(big).write(to: URL(fileURLWithPath: box.root + "/big.bin"))
+        let server = try uhStartServer(box, ["--quiet"])
+        defer { uhKill(server) }
+
+        // Two URLs in one curl: the big file, then a small one on the same connection.
+        let run = try uhCurl(box, ["--raw", "-o", box.path("raw1.bin"), uhURL("/?file=big.bin"),
+                                   "-o", box.path("raw2.bin"), uhURL("/?file=main.txt")])
+        #expect(run.status == 0, "curl: \(run.stderr)")
+        #expect(run.stderr.isEmpty, "curl: \(run.stderr)")
+        let decoded = uhDechunk(uhBytes(box.path("raw1.bin")))
+        #expect(decoded?.body == Array(uhCounterLines.utf8) + big, "the large file differs")
+        #expect(decoded?.chunkCount == 2, "the counter lines, then the file as one chunk")
+        #expect(decoded?.rest == [])
+        #expect(uhDechunk(uhBytes(box.path("raw2.bin")))?.body == uhExpected(UHSandbox.mainText))
+
+        // Rewritten with other bytes and another size: the next request sees the new file.
+        let changed = Array(big.reversed().prefix(2 * 1024 * 1024 + 5))
+        try Data(changed).write(to: URL(fileURLWithPath: box.root + "/big.bin"))
+        let again = try uhCurl(box, ["--raw", "-o", box.path("raw3.bin"), uhURL("/?file=big.bin")])
+        #expect(again.status == 0, "curl: \(again.stderr)")
+        #expect(uhDechunk(uhBytes(box.path("raw3.bin")))?.body == Array(uhCounterLines.utf8) + changed,
+                "the rewritten file was not served fresh")
+    }
+
     @Test func unixHTTP_answersHEADWithHeadersAndNoBody() throws {
         let box = try UHSandbox()
         defer { box.remove() }

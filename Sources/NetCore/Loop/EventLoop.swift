@@ -226,6 +226,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func drainTicks() {
+        // Called after every callback, mostly with nothing queued: skip the (unspecialised) removeAll then.
+        if ticks.isEmpty { return }
         while tickHead < ticks.count {
             let tick = ticks[tickHead]
             tickHead += 1

@@ -61,6 +61,13 @@ enum Posix {
         return try syscall("write") { Glibc.sendmsg(fd, &header, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// `sendfile` of up to `count` bytes of `file` from `offset` to the socket `fd`: the kernel copies from the page
+    /// cache, nothing passes through user space. 0 means the file ended before `offset`.
+    static func sendfile(_ fd: Int32, from file: Int32, offset: Int, count: Int) throws(SystemError) -> IOResult<Int> {
+        var position = off_t(offset)
+        return try syscall("sendfile") { Glibc.sendfile(fd, file, &position, count) }
+    }
+
     static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
         try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }

@@ -57,6 +57,40 @@ extension Socket {
         return belowMark
     }
 
+    /// Queues `count` bytes of the open file `descriptor` from `offset`, sent after everything queued before and
+    /// before anything queued after, with sendfile(2): the bytes go from the page cache to the socket without being
+    /// read into memory, so a region of any size costs no buffer space (a slow reader just leaves it queued).
+    /// It counts toward `writableLength` and the return value as bytes would; see `write(_:)`.
+    ///
+    /// With `closesDescriptor`, the socket closes `descriptor` once the region is sent or dropped (on destroy, or
+    /// at once when the write is refused). If the file turns out shorter than the region, the socket is destroyed
+    /// with EIO: whatever framing promised those bytes cannot be honoured.
+    @discardableResult
+    public func write(file descriptor: Int32, offset: Int, count: Int, closesDescriptor: Bool) -> Bool {
+        precondition(offset >= 0 && count >= 0, "a file region has a non-negative offset and count")
+        // Built first so the descriptor is closed on every path below that drops it.
+        let region = FileRegion(
+            descriptor: descriptor,
+            offset: offset,
+            count: count,
+            closesDescriptor: closesDescriptor
+        )
+        loop.assertInLoop()
+        if isDestroyed { return false }
+        if endCalled {
+            destroy(peerEnded && !allowHalfOpen ? .endedByOtherParty : .writeAfterEnd)
+            return false
+        }
+        writeQueue.append(file: region)
+        bytesWritten += count
+        let belowMark = writeQueue.byteCount < writableHighWaterMark
+        if !belowMark { needDrain = true }
+        if !isConnecting && fd != nil {
+            flushWrites()
+        }
+        return belowMark
+    }
+
     /// Writes what the kernel takes now; the rest waits for writability.
     func flushWrites() {
         guard let fd = fd?.rawValue, !isDestroyed else { return }
@@ -64,7 +98,10 @@ extension Socket {
         do {
             result = try writeQueue.flush(
                 writeOne: { buffer throws(SystemError) in try Posix.send(fd, buffer) },
-                writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) }
+                writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) },
+                writeFile: { file, offset, count throws(SystemError) in
+                    try Posix.sendfile(fd, from: file, offset: offset, count: count)
+                }
             )
         } catch {
             destroy(SocketError(error))
