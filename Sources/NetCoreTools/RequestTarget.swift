@@ -40,11 +40,22 @@ public struct RequestTarget: Equatable, Sendable {
 /// is not UTF-8 once decoded is an error, not silently passed through.
 public enum QueryString {
     /// The pairs of `query` in order; nil if it is malformed.
+    ///
+    /// `&` and `=` are found as bytes, as Node does on code units: splitting the `String` would compare whole
+    /// characters, and a separator followed by a combining mark (`&\u{301}`) is one character that is not `&`.
     public static func parse(_ query: String) -> [(key: String, value: String)]? {
         var pairs: [(String, String)] = []
-        for part in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = decode(pieces[0]), let value = pieces.count > 1 ? decode(pieces[1]) : "" else { return nil }
+        let bytes = query.utf8
+        var partStart = bytes.startIndex
+        while partStart < bytes.endIndex {
+            let partEnd = bytes[partStart...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            defer { partStart = partEnd < bytes.endIndex ? bytes.index(after: partEnd) : partEnd }
+            if partStart == partEnd { continue }  // empty parts are skipped
+            let equals = bytes[partStart..<partEnd].firstIndex(of: UInt8(ascii: "=")) ?? partEnd
+            let valueStart = equals < partEnd ? bytes.index(after: equals) : partEnd
+            guard let key = decode(query[partStart..<equals]), let value = decode(query[valueStart..<partEnd]) else {
+                return nil
+            }
             pairs.append((key, value))
         }
         return pairs

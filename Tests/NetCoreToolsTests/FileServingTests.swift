@@ -43,6 +43,17 @@ import NetCore
         }
     }
 
+    /// Found by fuzz-query: `&` or `=` followed by a combining mark is one Swift `Character`, and splitting the string
+    /// by characters missed the separator (so `parse` and `value(of:in:)` disagreed). Node splits on code units.
+    @Test func queryString_splitsOnSeparatorBytes_evenBeforeACombiningMark() throws {
+        let query = "x=1&\u{301}y=2&z=\u{301}"
+        let pairs = try #require(QueryString.parse(query))
+        #expect(pairs.map { Array($0.key.utf8) } == [Array("x".utf8), Array("\u{301}y".utf8), Array("z".utf8)])
+        #expect(pairs.map { Array($0.value.utf8) } == [Array("1".utf8), Array("2".utf8), Array("\u{301}".utf8)])
+        #expect(QueryString.value(of: "x", in: query) == .some("1"))
+        #expect(QueryString.value(of: "z", in: query).map { $0.map { Array($0.utf8) } } == .some(Array("\u{301}".utf8)))
+    }
+
     @Test func fileResolver_findsDotDotComponents() {
         for name in ["..", "../a", "a/..", "a/../b", "./..", "a//../b"] {
             #expect(FileResolver.hasDotDotComponent(name), "\(name)")
