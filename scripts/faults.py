@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 PREFIX = b'Repeating: '
@@ -1091,7 +1092,8 @@ def main():
             try:
                 function(suite, case)
             except Exception as error:  # a case that blows up is a failed case, and the others still run
-                case.check(False, f'raised {type(error).__name__}: {error}')
+                where = traceback.extract_tb(error.__traceback__)[-1]
+                case.check(False, f'raised {type(error).__name__}: {error} (faults.py:{where.lineno} {where.line})')
             finally:
                 for server in suite.servers:
                     text = server.stderr() if os.path.exists(server.err_path) else ''

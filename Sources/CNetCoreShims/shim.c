@@ -55,6 +55,17 @@ int netcore_signal_reset(int signo) {
     return rc;
 }
 
+int netcore_ignore_sigpipe_if_default(void) {
+    struct sigaction current;
+    if (sigaction(SIGPIPE, NULL, &current) != 0) return -1;
+    if (current.sa_handler != SIG_DFL || (current.sa_flags & SA_SIGINFO)) return 0;  // the program chose already
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    return sigaction(SIGPIPE, &ignore, NULL);
+}
+
 int netcore_pipe_cloexec_nonblock(int fds[2]) {
     return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
 }

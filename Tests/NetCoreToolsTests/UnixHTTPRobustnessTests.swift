@@ -87,6 +87,39 @@ import Testing
                 "server: \(server.stdout)")
     }
 
+    /// Found by the fault suite's reset-http case: a peer that resets while a large file goes out by sendfile(2).
+    /// sendfile has no MSG_NOSIGNAL, so the EPIPE came with a SIGPIPE that killed the server (exit 141).
+    @Test func unixHTTP_survivesPeersResettingDuringASendfileResponse() throws {
+        let box = try UHSandbox()
+        defer { box.remove() }
+        try uhWriteBigFile(box.root + "/big.bin", megabytes: 16)
+        let server = try uhStartServer(box, ["--quiet"])
+        defer { uhKill(server) }
+        let peer = try uhPython(
+            """
+            import struct
+            reset = 0
+            for i in range(20):
+                s = connect(sys.argv[1], rcvbuf=16384)
+                s.sendall(b'GET /?file=big.bin HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n')
+                got = 0
+                while got < 65536:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += len(chunk)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                s.close()
+                reset += 1
+            report(reset=reset)
+            """, [box.socket])
+        defer { uhKill(peer) }
+        #expect(uhFinish(peer)["reset"] as? Int == 20)
+        #expect(server.process.isRunning, "unix-http died: exit \(server.waitForExit(timeout: 5).map(String.init) ?? "?")")
+        let after = try uhRun(["curl", "-sS", "--max-time", "10", "--unix-socket", box.socket, uhURL("/?file=main.txt")])
+        #expect(after.stdout == uhCounterLines + UHSandbox.mainText, "after the resets: \(after.stderr)")
+    }
+
     @Test func unixHTTP_answersPipelinedRequestsInOrder() throws {
         let box = try UHSandbox()
         defer { box.remove() }

@@ -17,6 +17,9 @@ int netcore_signal_route(int signo, int pipe_fd);
 /// Restores the default disposition of `signo` (after the loop stops watching it).
 int netcore_signal_reset(int signo);
 
+/// Sets SIGPIPE to SIG_IGN unless the program already installed a handler or ignores it. Returns 0, or -1 with errno.
+int netcore_ignore_sigpipe_if_default(void);
+
 /// pipe2(2) with O_NONBLOCK | O_CLOEXEC, hidden behind _GNU_SOURCE like accept4.
 int netcore_pipe_cloexec_nonblock(int fds[2]);
 

@@ -46,7 +46,11 @@ public final class EventLoop: @unchecked Sendable {
     let readBuffer: UnsafeMutableRawBufferPointer
 
     /// Creates a loop owned by the calling thread. Fails only if the kernel refuses epoll or eventfd.
+    ///
+    /// The first loop of a process sets SIGPIPE to ignored unless the program chose a disposition for it (Node does
+    /// the same): a peer that goes away must give EPIPE on the write, never kill the process.
     public init() throws(SystemError) {
+        Posix.ignoreSIGPIPE
         poller = try PlatformPoller()
         ownerThread = pthread_self()
         now = Posix.monotonicNanoseconds() / 1_000_000

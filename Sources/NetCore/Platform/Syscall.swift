@@ -61,6 +61,15 @@ enum Posix {
         return try syscall("write") { Glibc.sendmsg(fd, &header, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Ignores SIGPIPE process-wide if its disposition is still the default, as Node does at start-up. `send` and
+    /// `sendmsg` pass MSG_NOSIGNAL, but `sendfile` and `write` (pipes, a closed stdout) have no such flag, and a
+    /// SIGPIPE's default action kills the whole process. A handler or SIG_IGN the program set itself is left alone.
+    static let ignoreSIGPIPE: Void = {
+        if netcore_ignore_sigpipe_if_default() != 0 {
+            fatalError("NetCore: cannot ignore SIGPIPE: \(SystemError(errno: errno, syscall: "sigaction"))")
+        }
+    }()
+
     /// `sendfile` of up to `count` bytes of `file` from `offset` to the socket `fd`: the kernel copies from the page
     /// cache, nothing passes through user space. 0 means the file ended before `offset`.
     static func sendfile(_ fd: Int32, from file: Int32, offset: Int, count: Int) throws(SystemError) -> IOResult<Int> {
