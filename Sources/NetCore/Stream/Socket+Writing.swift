@@ -42,6 +42,9 @@ extension Socket {
             destroy(peerEnded && !allowHalfOpen ? .endedByOtherParty : .writeAfterEnd)
             return false
         }
+        if writeQueue.isEmpty && !isConnecting && parts.count <= 2, let fd = fd?.rawValue {
+            return writeDirectly(parts, to: fd)
+        }
         var total = 0
         for part in parts {
             total += part.count
@@ -55,6 +58,74 @@ extension Socket {
             flushWrites()
         }
         return belowMark
+    }
+
+    /// `write` when nothing is queued (the steady state of a request/response or echo exchange): one `send` or
+    /// `sendmsg` straight from the caller's buffers, and only what the kernel did not take is queued. Saves the
+    /// queue's append, gather and consume per write.
+    private func writeDirectly(_ parts: some Collection<Buffer>, to fd: Int32) -> Bool {
+        var total = 0
+        for part in parts { total += part.count }
+        bytesWritten += total
+        let belowMark = total < writableHighWaterMark
+        guard total > 0 else { return belowMark }
+        let outcome: IOResult<Int>
+        do {
+            outcome = try Self.send(parts, to: fd)
+        } catch {
+            destroy(SocketError(error))
+            return belowMark
+        }
+        touch()
+        var written = 0
+        if case .processed(let count) = outcome { written = count }
+        if written == total {
+            // Node's needDrain: a write that returned false gets its `drain`, even when the kernel took it all.
+            if !belowMark { emitDrainOnNextTick() }
+            return belowMark
+        }
+        // The kernel's buffer is full: queue the rest, in order, and wait for writability.
+        for part in parts {
+            if written >= part.count {
+                written -= part.count
+                continue
+            }
+            writeQueue.append(written == 0 ? part.bytes : Array(part.bytes[written...]))
+            written = 0
+        }
+        if !belowMark { needDrain = true }
+        updateInterest()
+        return belowMark
+    }
+
+    private func emitDrainOnNextTick() {
+        loop.nextTick { [self] in
+            if !isDestroyed { rare?.drain.emit(()) }
+        }
+    }
+
+    /// One `send` for one buffer, one `sendmsg` for two (at most two: `write` checks).
+    private static func send(_ parts: some Collection<Buffer>, to fd: Int32) throws(SystemError) -> IOResult<Int> {
+        var iterator = parts.makeIterator()
+        guard let first = iterator.next() else { return .processed(0) }
+        guard let second = iterator.next() else {
+            return try first.bytes.withUnsafeBytes { raw in
+                Result { () throws(SystemError) in try Posix.send(fd, raw) }
+            }.get()
+        }
+        return try first.bytes.withUnsafeBytes { one in
+            second.bytes.withUnsafeBytes { two in
+                Result { () throws(SystemError) in
+                    var vectors = (
+                        iovec(iov_base: UnsafeMutableRawPointer(mutating: one.baseAddress), iov_len: one.count),
+                        iovec(iov_base: UnsafeMutableRawPointer(mutating: two.baseAddress), iov_len: two.count)
+                    )
+                    return try withUnsafeMutableBytes(of: &vectors) { raw throws(SystemError) in
+                        try Posix.sendmsg(fd, raw.bindMemory(to: iovec.self))
+                    }
+                }
+            }
+        }.get()
     }
 
     /// Queues `count` bytes of the open file `descriptor` from `offset`, sent after everything queued before and
@@ -111,9 +182,7 @@ extension Socket {
         if result == .drained {
             if needDrain {
                 needDrain = false
-                loop.nextTick { [self] in
-                    if !isDestroyed { rare?.drain.emit(()) }
-                }
+                emitDrainOnNextTick()
             }
             if endCalled && !shutdownSent {
                 sendShutdown()
