@@ -56,6 +56,10 @@ public final class Socket: IOHandler {
     @exclusivity(unchecked) private var unconsumedBytes = 0
     @exclusivity(unchecked) var writeQueue = WriteQueue()
     @exclusivity(unchecked) var needDrain = false
+    /// The last read was at least `largeRead` bytes: read the next into a new array of its own (handed to `data`
+    /// listeners as it is) instead of into the loop's buffer and then copying. Small reads keep using the shared
+    /// buffer, copied out right-sized, so an idle connection holds no read buffer.
+    @exclusivity(unchecked) private var readsAreLarge = false
     @exclusivity(unchecked) private var textDecoder: TextDecoderBox?
     @exclusivity(unchecked) private var isReferenced = true
     @exclusivity(unchecked) private var isCountedAlive = false
@@ -214,24 +218,46 @@ public final class Socket: IOHandler {
         let buffer = loop.readBuffer
         for _ in 0..<Self.readsPerEvent {
             guard wantsRead, let fd = fd?.rawValue else { return }
-            let count: Int
+            let chunk: Buffer
             do {
-                guard case .processed(let n) = try Posix.read(fd, buffer) else { return }
-                count = n
+                if readsAreLarge {
+                    guard let bytes = try Self.readIntoNewArray(fd, capacity: buffer.count) else { return }
+                    chunk = Buffer(bytes)
+                } else {
+                    guard case .processed(let n) = try Posix.read(fd, buffer) else { return }
+                    chunk = Buffer(copying: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                }
             } catch {
                 destroy(SocketError(error))
                 return
             }
+            let count = chunk.count
             if count == 0 {
                 didReceiveEOF()
                 return
             }
+            readsAreLarge = count >= Self.largeRead
             bytesRead += count
             touch()
-            deliver(Buffer(copying: UnsafeRawBufferPointer(rebasing: buffer[0..<count])))
+            deliver(chunk)
             // A short read means the kernel buffer is empty; don't spend a syscall to learn that again.
             if count < buffer.count { return }
         }
+    }
+
+    /// A read at least this large makes the next one go straight into a new array (see `readsAreLarge`).
+    static let largeRead = 16 * 1024
+
+    /// Reads into a new array of `capacity` bytes; nil if the read would block, empty at end of stream. For a peer
+    /// that sends large chunks this saves copying each one out of the loop's shared buffer.
+    private static func readIntoNewArray(_ fd: Int32, capacity: Int) throws(SystemError) -> [UInt8]? {
+        var outcome: Result<IOResult<Int>, SystemError> = .success(.wouldBlock)
+        let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { raw, initialized in
+            outcome = Result { () throws(SystemError) in try Posix.read(fd, UnsafeMutableRawBufferPointer(raw)) }
+            if case .success(.processed(let n)) = outcome { initialized = n }
+        }
+        guard case .processed = try outcome.get() else { return nil }
+        return bytes
     }
 
     private func deliver(_ chunk: Buffer) {
@@ -412,11 +438,12 @@ extension Socket: Sendable {}
 
 /// The listeners of a socket's less common events.
 final class RareListeners {
-    var connect = Listeners<Void>()
-    var ready = Listeners<Void>()
-    var finish = Listeners<Void>()
-    var drain = Listeners<Void>()
-    var timeout = Listeners<Void>()
+    // Unchecked exclusivity, as the socket's own state: loop-confined, emitted from copies.
+    @exclusivity(unchecked) var connect = Listeners<Void>()
+    @exclusivity(unchecked) var ready = Listeners<Void>()
+    @exclusivity(unchecked) var finish = Listeners<Void>()
+    @exclusivity(unchecked) var drain = Listeners<Void>()
+    @exclusivity(unchecked) var timeout = Listeners<Void>()
 }
 
 /// Addresses fetched from the kernel on first use and kept (Node's `_getpeername`/`_getsockname` caching).
