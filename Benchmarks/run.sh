@@ -148,11 +148,16 @@ next_port() {
 SOCKETS=0
 start_server() {
     local kind=$1 log="$WORK/logs/server-$2.log"
+    # SHARED_CPUS=1 (the workers point): the server may run on every CPU, so its threads can spread out.
+    local PIN_SERVER=("${PIN_SERVER[@]}")
+    [ "${SHARED_CPUS:-0}" = 1 ] && PIN_SERVER=()
     SOCKETS=$((SOCKETS + 1))
     local sock="$WORK/s/$SOCKETS.sock"
     case $kind in
         netcore-echo) next_port; TARGET=(--port "$PORT"); PROBE=echo
             "${PIN_SERVER[@]}" "$BIN/echo-server" --port "$PORT" --quiet >"$log" 2>&1 & ;;
+        netcore-echo-w2) next_port; TARGET=(--port "$PORT"); PROBE=echo
+            "${PIN_SERVER[@]}" "$BIN/echo-server" --port "$PORT" --quiet --workers 2 >"$log" 2>&1 & ;;
         node-echo) next_port; TARGET=(--port "$PORT"); PROBE=echo
             "${PIN_SERVER[@]}" node "$HERE/peers/echo-server.js" "$PORT" >"$log" 2>&1 & ;;
         c-echo) next_port; TARGET=(--port "$PORT"); PROBE=echo
@@ -260,6 +265,24 @@ echo_point() {
             start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
             if [ "$placement" = same ]; then pin=("${PIN_SAME[@]}"); else pin=("${PIN_CLIENT[@]}"); fi
             run_client "$log" "${pin[@]}" "$NETBENCH" echo "${TARGET[@]}" --duration "$DURATION" --warmup "$WARMUP" --label "$id" "$@"
+            stop_server
+            record "$id" "$server" "$run" "$log"
+        done
+    done
+}
+
+# workers_point: echo-server with 1 and with 2 workers (--workers 2: two loops on two threads, SO_REUSEPORT),
+# 64 connections; server and load generator unpinned, so all three threads share the machine's CPUs.
+workers_point() {
+    local id=workers-64c
+    want "$id" || return 0
+    say "== $id"
+    local run server log
+    for run in $(seq 1 "$RUNS"); do
+        for server in netcore-echo netcore-echo-w2; do
+            log="$WORK/logs/$id-$server-$run.log"
+            SHARED_CPUS=1 start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            run_client "$log" "$NETBENCH" echo "${TARGET[@]}" --duration "$DURATION" --warmup "$WARMUP" --label "$id" --connections 64 --size 64
             stop_server
             record "$id" "$server" "$run" "$log"
         done
@@ -408,6 +431,7 @@ echo_point echo-1c-samecpu same --connections 1 --size 64
 echo_point echo-64c split --connections 64 --size 64
 echo_point echo-1000c split --connections 1000 --size 64
 echo_point stream-64k split --connections 1 --size 65536 --inflight 4
+workers_point
 idle_point
 http_point http-1k-64c 64
 http_point http-1k-1c 1
@@ -443,7 +467,7 @@ ratio() { # OURS THEIRS
 }
 
 declare -A NAME=(
-    [netcore-echo]="NetCore echo-server" [node-echo]="Node echo-server.js" [c-echo]="C echo-epoll"
+    [netcore-echo]="NetCore echo-server" [netcore-echo-w2]="NetCore echo-server --workers 2" [node-echo]="Node echo-server.js" [c-echo]="C echo-epoll"
     [netcore-http]="NetCore unix-http" [nginx]="nginx (static file)" [node-seed]="Node seed (100 writes)"
     [node-onechunk]="Node one-chunk" [netbench]="netbench" [loadgen]="loadgen.c"
 )
@@ -452,6 +476,7 @@ declare -A TITLE=(
     [echo-64c]="echo 64 B ping-pong, 64 conns"
     [echo-1000c]="echo 64 B ping-pong, 1,000 conns"
     [stream-64k]="stream 64 KiB messages, 4 in flight, 1 conn"
+    [workers-64c]="echo 64 conns, --workers 2 vs 1 (server and client unpinned, sharing $NPROC CPUs)"
     [idle-10k]="$(fmt "$IDLE_CONNS" 0) idle conns: server RSS per conn"
     [http-1k-64c]="unix-http 1 KiB file, 64 keep-alive conns"
     [http-1k-1c]="unix-http 1 KiB file, 1 conn"
@@ -510,6 +535,8 @@ for point in echo-1c-samecpu echo-64c echo-1000c; do
 done
 summary_rows stream-64k netcore-echo mb_per_s "MB/s (payload, one way)" 1 $ECHO_PEERS
 detail_rows stream-64k mb_per_s "MB/s" 1 netcore-echo $ECHO_PEERS
+summary_rows workers-64c netcore-echo-w2 msgs_per_s "msgs/s" 0 netcore-echo
+detail_rows workers-64c msgs_per_s "msgs/s" 0 netcore-echo netcore-echo-w2
 summary_rows idle-10k netcore-echo bytes_per_conn_held "bytes/conn held (lower is better)" 0 $ECHO_PEERS
 summary_rows idle-10k netcore-echo bytes_per_conn_after "bytes/conn after echo (lower is better)" 0 $ECHO_PEERS
 detail_rows idle-10k bytes_per_conn_held "B/conn held" 0 netcore-echo $ECHO_PEERS
@@ -614,6 +641,10 @@ fi
     echo "  The ${BIG_MB} MiB point is one request on one connection (MB/s from the request to the last byte); the"
     echo "  server's peak RSS is its VmHWM afterwards. The Node peers are not run there: the seed reads the whole file"
     echo "  into one string with \`readFileSync(file, 'utf8')\`, which cannot hold ${BIG_MB} MiB."
+    echo "- **Workers**: \`echo-server --workers 2\` (two event loops on two threads, each with its own \`SO_REUSEPORT\`"
+    echo "  listener) against the same server with one worker, 64 connections, nothing pinned: the load generator's"
+    echo "  thread and the server's threads share the machine's CPUs, so on 2 cores a second worker can only take"
+    echo "  what the load generator leaves idle. The ratio is the scaling, not a comparison with a peer."
     echo "- **Start-up**: \`netbench startup\` spawns the server (pinned like the others) and probes it every 0.2 ms"
     echo "  with a blocking connect plus one echo (or one HTTP request); the time runs from just before the spawn to the"
     echo "  first answer. Median of $STARTUP_REPEAT spawns per run."
