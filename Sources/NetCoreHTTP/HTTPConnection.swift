@@ -163,12 +163,16 @@ final class HTTPConnection {
 
     /// Ends our side, then reads and drops whatever the client still sends until it closes (or 2 s pass): closing
     /// with unread input would make the kernel send RST, which can destroy the response before the client reads it.
+    /// The 2 s start once everything queued has been sent (`finish`), not at `end()`: a large file is queued for
+    /// sendfile at once, and a client may take any time to read it.
     private func closeGracefully() {
         isDiscardingInput = true
-        socket.end()
         socket.resume()
         let socket = self.socket
-        lingerTimer = socket.loop.setTimeout(2000) { socket.destroy() }.unref()
+        socket.end { [weak self] in
+            guard let self, lingerTimer == nil, !socket.destroyed else { return }
+            lingerTimer = socket.loop.setTimeout(2000) { socket.destroy() }.unref()
+        }
     }
 
     /// Closes now if idle; otherwise after the current response.

@@ -120,6 +120,33 @@ import Testing
         #expect(after.stdout == uhCounterLines + UHSandbox.mainText, "after the resets: \(after.stderr)")
     }
 
+    /// Found by the fault suite's sigterm-response case: with `Connection: close`, the response "finishes" as soon as
+    /// a large file is queued for sendfile, and the 2 s lingering close started then, cutting any client that took
+    /// longer than 2 s to read the file. The linger must start once our side has sent everything.
+    @Test func unixHTTP_connectionClose_letsASlowClientReadALargeFileToTheEnd() throws {
+        let box = try UHSandbox()
+        defer { box.remove() }
+        let megabytes = 8
+        try uhWriteBigFile(box.root + "/big.bin", megabytes: megabytes)
+        let server = try uhStartServer(box, ["--quiet"])
+        defer { uhKill(server) }
+        let peer = try uhPython(
+            """
+            s = connect(sys.argv[1], rcvbuf=16384, timeout=20)
+            s.sendall(b'GET /?file=big.bin HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n')
+            first = s.recv(4096)
+            time.sleep(3)  # longer than the lingering close's 2 s: the test is about that window
+            data, eof = read_to_eof(s)
+            responses, rest = parse_responses(first + data, ['GET'])
+            report(count=len(responses), length=len(bytes.fromhex(responses[0]['body'])) if responses else -1, eof=eof)
+            """, [box.socket])
+        defer { uhKill(peer) }
+        let result = uhFinish(peer, timeout: 40)
+        #expect(result["count"] as? Int == 1, "\(result)")
+        #expect(result["length"] as? Int == uhCounterLines.utf8.count + megabytes * 1024 * 1024, "\(result)")
+        #expect(result["eof"] as? Bool == true)
+    }
+
     @Test func unixHTTP_answersPipelinedRequestsInOrder() throws {
         let box = try UHSandbox()
         defer { box.remove() }
