@@ -51,7 +51,12 @@ extension Socket {
             writeQueue.append(part.bytes)
         }
         bytesWritten += total
-        // Node computes the return value from the queue length including this write, before trying to send it.
+        return flushAfterQueueing()
+    }
+
+    /// Node's return value for a write just queued (computed from the queue length including it, before trying to
+    /// send it), then sends what the kernel takes.
+    private func flushAfterQueueing() -> Bool {
         let belowMark = writeQueue.byteCount < writableHighWaterMark
         if !belowMark { needDrain = true }
         if !isConnecting && fd != nil {
@@ -154,12 +159,7 @@ extension Socket {
         }
         writeQueue.append(file: region)
         bytesWritten += count
-        let belowMark = writeQueue.byteCount < writableHighWaterMark
-        if !belowMark { needDrain = true }
-        if !isConnecting && fd != nil {
-            flushWrites()
-        }
-        return belowMark
+        return flushAfterQueueing()
     }
 
     /// Writes what the kernel takes now; the rest waits for writability.
