@@ -233,10 +233,11 @@ final class EchoConnection {
         bytes += chunk.count
         messages += 1
         if !quiet { Console.line("\(PrintableText.escape(chunk.bytes)) from \(peer)") }
-        if !socket.write(EchoServerProgram.prefix, chunk) {
+        if !socket.write(EchoServerProgram.prefix, chunk) && socket.writableLength > 0 {
             // The client reads slower than it sends: stop reading until our replies drain, so the server's memory
             // stays bounded (the kernel's buffers then push back on the client). The listener is added only on
-            // backpressure, so idle connections do not pay for it.
+            // backpressure, so idle connections do not pay for it. A large reply the kernel took whole returns
+            // false too (it was above the high-water mark), but nothing is queued: no reason to pause.
             socket.pause()
             socket.once(.drain) { [unowned self] in socket.resume() }
         }
