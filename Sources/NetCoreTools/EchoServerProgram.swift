@@ -204,8 +204,7 @@ public enum EchoServerProgram {
 
 /// One echo connection's state: its counters (for the half-open summary) and how to name its peer in the log.
 final class EchoConnection {
-    // unowned(unsafe): the socket owns this object through its listeners and drops them when it closes.
-    unowned(unsafe) let socket: Socket
+    unowned let socket: Socket
     let unixPath: String?
     let allowHalfOpen: Bool
     let quiet: Bool

@@ -433,6 +433,33 @@ import Testing
         #expect(serverLog.events == ["end", "finish", "close(false)"])
     }
 
+    /// Node calls an `end()` callback given after `finish` on the next tick. Ours dropped it, and unix-http starts its
+    /// lingering-close timer from that callback, so a connection ended twice could stay half-closed forever.
+    @Test(arguments: Transport.allCases)
+    func end_callbackGivenAfterFinish_stillRuns(_ transport: Transport) {
+        let directory = TempDirectory()
+        defer { directory.cleanup() }
+        var events: [String] = []
+        runLoop { loop in
+            let server = Net.createServer(allowHalfOpen: true, loop: loop) { socket in
+                socket.end {
+                    events.append("first finish")
+                    #expect(socket.destroyed == false, "half-open: the socket stays open after our FIN")
+                    socket.end { events.append("late callback") }
+                    events.append("end returned")
+                }
+            }
+            listen(server, on: transport, directory: directory) { connect in
+                let client = connect(true)
+                client.on(.end) {
+                    client.end()
+                    server.close()
+                }
+            }
+        }
+        #expect(events == ["first finish", "end returned", "late callback"])
+    }
+
     /// test-net-connect-buffer
     @Test(arguments: Transport.allCases)
     func write_queuedWritesAreDeliveredInOrder_whenMadeBeforeConnectCompletes(_ transport: Transport) {

@@ -192,11 +192,18 @@ extension Socket {
     }
 
     /// Half-closes the socket: sends FIN once everything queued is written, then emits `finish`. The socket closes
-    /// when the peer has ended too (or at once if it already has).
+    /// when the peer has ended too (or at once if it already has). `callback` runs on `finish`; if the socket has
+    /// already finished, on the next tick (as Node does), never not at all.
     @discardableResult
     public func end(_ callback: (() -> Void)? = nil) -> Socket {
         loop.assertInLoop()
-        if let callback { rareListeners.finish.appendOnce(callback) }
+        if let callback {
+            if finishEmitted {
+                loop.nextTick(callback)
+            } else {
+                rareListeners.finish.appendOnce(callback)
+            }
+        }
         guard !endCalled, !isDestroyed else { return self }
         endCalled = true
         if !isConnecting && fd != nil && writeQueue.isEmpty {
