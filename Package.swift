@@ -9,6 +9,10 @@ let package = Package(
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "unix-http", targets: ["UnixHTTP"]),
+        .executable(name: "hello-server", targets: ["HelloServer"]),
+        .executable(name: "rest-server", targets: ["RestServer"]),
+        .executable(name: "cookie-server", targets: ["CookieServer"]),
+        .executable(name: "session-server", targets: ["SessionServer"]),
         .executable(name: "netbench", targets: ["NetBench"]),
     ],
     dependencies: [],
@@ -19,16 +23,24 @@ let package = Package(
         // HTTP/1.1 on NetCore: pure parsers and encoders, a server and a client.
         .target(name: "NetCoreHTTP", dependencies: ["NetCore"]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
-        .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP"]),
+        .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP"], exclude: ["WebAssets/files"]),
         .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "EchoClient", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "UnixHTTP", dependencies: ["NetCoreTools"]),
+        // The course's web servers (seeds 000/001/003), one target each like SwiftNIO's examples.
+        .executableTarget(name: "HelloServer", dependencies: ["NetCoreTools"]),
+        .executableTarget(name: "RestServer", dependencies: ["NetCoreTools"]),
+        .executableTarget(name: "CookieServer", dependencies: ["NetCoreTools"]),
+        .executableTarget(name: "SessionServer", dependencies: ["NetCoreTools"]),
         // The load generator of Benchmarks/run.sh.
         .executableTarget(name: "NetBench", dependencies: ["NetCore", "NetCoreHTTP"], path: "Benchmarks/netbench"),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "NetCoreHTTPTests", dependencies: ["NetCoreHTTP"]),
         // Depends on the executables so `swift test` builds them: the end-to-end tests run the real binaries.
-        .testTarget(name: "NetCoreToolsTests", dependencies: ["NetCoreTools", "EchoServer", "EchoClient", "UnixHTTP"]),
+        .testTarget(name: "NetCoreToolsTests", dependencies: [
+                "NetCoreTools", "EchoServer", "EchoClient", "UnixHTTP", "HelloServer", "RestServer", "CookieServer",
+                "SessionServer",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

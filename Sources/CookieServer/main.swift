@@ -1,0 +1,4 @@
+import Glibc
+import NetCoreTools
+
+exit(CookieServerProgram.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,4 @@
+import Glibc
+import NetCoreTools
+
+exit(HelloServerProgram.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,4 @@
+import Glibc
+import NetCoreTools
+
+exit(RestServerProgram.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,4 @@
+import Glibc
+import NetCoreTools
+
+exit(SessionServerProgram.main(Array(CommandLine.arguments.dropFirst())))
