@@ -1,24 +1,31 @@
 import NetCore
 
-/// One HTTP connection: feeds the parser, dispatches requests one at a time in order, and enforces the timeouts.
-final class HTTPConnection {
-    private struct PendingRequest {
-        var head: HTTPRequestHead
-        var bodyByteCount = 0
-        var body: [UInt8] = []
-        var isComplete = false
-        var continueSent = false
-    }
-
+/// One HTTP connection on the server: feeds the parser, hands each request to the server as soon as its head has
+/// arrived (the body then streams through the `IncomingMessage`), answers requests strictly in order, and enforces
+/// the timeouts.
+final class HTTPConnection: IncomingMessageSource {
     let socket: Socket
     unowned let server: HTTPServer
     private var parser: HTTPRequestParser
-    private var pending: [PendingRequest] = []
-    private var current: HTTPServerResponse?
+    /// Requests whose head has arrived but which wait for the one before them to be answered (pipelining).
+    private var queued: [IncomingMessage] = []
+    /// The request whose body bytes are arriving now (the last head parsed), until its end.
+    private var receiving: IncomingMessage?
+    /// The request being answered, and its response.
+    private var currentRequest: IncomingMessage?
+    private var current: ServerResponse?
     private var parseError: HTTPParseError?
     private(set) var isClosing = false
     private var isDiscardingInput = false
-    private var isPausedForBackpressure = false
+    /// Why reading is paused: queued requests past the pipelining limit, messages whose unread body is full, or a
+    /// rejected request (nothing more is read until the error has been answered).
+    private var isPipelineFull = false
+    private var fullMessages = 0
+    private var isReadingPaused = false
+    private var requestCount = 0
+    /// The request being answered can no longer complete (its body timed out after the response began).
+    private var closesAfterResponse = false
+    private var continueSent = false
     /// When the current head started arriving (or the connection opened); nil once a head is complete.
     private var headStartedAt: UInt64?
     /// When the request whose body is arriving started (its head's first byte); nil when no body is pending.
@@ -42,18 +49,12 @@ final class HTTPConnection {
         socket.on(.data) { [unowned self] chunk in received(chunk) }
         socket.on(.drain) { [unowned self] in current?.connectionDrained() }
         socket.on(.error) { _ in }  // a reset client is routine; `close` cleans up
-        socket.on(.end) { [unowned self] in
-            // The client half-closed: answer what it has sent, then end our side too. Nothing more will arrive, so
-            // a request cut off by the EOF can never complete: like Node, answer 400 (it used to hold the
-            // connection open forever; found by the fault suite's soak).
-            isClosing = true
-            if !isDiscardingInput && parseError == nil && (!parser.isIdle || pending.last.map { !$0.isComplete } == true) {
-                rejectIncompleteRequest(HTTPParseError(status: 400, reason: "request cut off by the end of input"))
-            }
-            dispatchNext()
-        }
+        socket.on(.end) { [unowned self] in peerEnded() }
         updateDeadline()
     }
+
+    /// Whether no request is being answered or waiting (for `closeIdleConnections`).
+    var isIdle: Bool { current == nil && queued.isEmpty && parser.isIdle }
 
     // MARK: - Input
 
@@ -70,40 +71,104 @@ final class HTTPConnection {
             case .head(let head):
                 bodyStartedAt = headStartedAt ?? socket.loop.now
                 headStartedAt = nil
-                pending.append(PendingRequest(head: head))
-                if head.expectsContinue && current == nil && pending.count == 1 { sendContinue() }
+                let message = IncomingMessage(
+                    request: head,
+                    socket: socket,
+                    maxHeadersCount: server.configuration.maxHeadersCount
+                )
+                message.source = self
+                if message.complete {
+                    bodyStartedAt = nil
+                } else {
+                    receiving = message
+                }
+                queued.append(message)
+                dispatchNext()
             case .body(let bytes):
-                pending[pending.count - 1].bodyByteCount += bytes.count
-                if server.configuration.collectsBodies { pending[pending.count - 1].body += bytes }
+                receiving?.push(bytes)
             case .end:
-                pending[pending.count - 1].isComplete = true
+                let message = receiving
+                receiving = nil
                 bodyStartedAt = nil
+                message?.pushEnd()
             case .error(let error):
                 rejectIncompleteRequest(error)
             }
         }
         if parser.isReadingHead && headStartedAt == nil { headStartedAt = socket.loop.now }
-        if pending.count >= Self.maxPipelined && !isPausedForBackpressure {
-            isPausedForBackpressure = true
-            socket.pause()
-        }
-        dispatchNext()
+        isPipelineFull = queued.count >= Self.maxPipelined
+        updateReading()
         updateDeadline()
     }
 
-    /// The request being read cannot complete (a framing error in its body, or a timeout): it is dropped, and once
-    /// every earlier request has been answered the client gets `error`'s status and the connection closes.
-    private func rejectIncompleteRequest(_ error: HTTPParseError) {
-        if let last = pending.last, !last.isComplete { pending.removeLast() }
-        parseError = error
-        headStartedAt = nil
-        bodyStartedAt = nil
-        socket.pause()
+    /// The client half-closed: answer what it has sent, then end our side too. Nothing more will arrive, so a
+    /// request cut off by the EOF can never complete: like Node, answer 400 if it was not being answered yet (it used
+    /// to hold the connection open forever; found by the fault suite's soak), or report it `aborted` to its handler.
+    private func peerEnded() {
+        isClosing = true
+        if !isDiscardingInput && parseError == nil {
+            if let receiving, receiving === currentRequest {
+                self.receiving = nil
+                bodyStartedAt = nil
+                receiving.connectionClosed()
+            } else if !parser.isIdle || receiving != nil {
+                rejectIncompleteRequest(HTTPParseError(status: 400, reason: "request cut off by the end of input"))
+            }
+        }
+        dispatchNext()
     }
 
-    private func sendContinue() {
-        guard !pending.isEmpty, !pending[0].continueSent else { return }
-        pending[0].continueSent = true
+    /// The request being read cannot complete (a framing error in its body, a body over the limit, or a timeout).
+    /// Not handed to the server yet: it is dropped, and once every earlier request has been answered the client gets
+    /// `error`'s status and the connection closes. Being answered already: its handler sees `aborted`; if no
+    /// response has begun, the client gets `error`'s status instead; otherwise the connection closes after the
+    /// response, since a second answer to one request would desynchronise the client.
+    private func rejectIncompleteRequest(_ error: HTTPParseError) {
+        headStartedAt = nil
+        bodyStartedAt = nil
+        if let receiving {
+            self.receiving = nil
+            if let index = queued.firstIndex(where: { $0 === receiving }) {
+                queued.remove(at: index)
+                receiving.connectionClosed()
+            } else {
+                receiving.connectionClosed()
+                if receiving === currentRequest, let current, !current.headersSent {
+                    current.connectionClosed()
+                    self.current = nil
+                    currentRequest = nil
+                } else {
+                    closesAfterResponse = true
+                    isDiscardingInput = true
+                    if current == nil {
+                        isClosing = true
+                        closeGracefully()
+                    } else {
+                        updateReading()
+                    }
+                    return
+                }
+            }
+        }
+        parseError = error
+        updateReading()
+    }
+
+    func message(_ message: IncomingMessage, wantsReadingPaused paused: Bool) {
+        fullMessages += paused ? 1 : -1
+        updateReading()
+    }
+
+    private func updateReading() {
+        let pause = !isDiscardingInput && (parseError != nil || isPipelineFull || fullMessages > 0)
+        guard pause != isReadingPaused, !socket.destroyed else { return }
+        isReadingPaused = pause
+        if pause { socket.pause() } else { socket.resume() }
+    }
+
+    func sendContinue() {
+        guard !continueSent, !socket.destroyed, !isClosing else { return }
+        continueSent = true
         socket.write("HTTP/1.1 100 Continue\r\n\r\n")
     }
 
@@ -111,21 +176,31 @@ final class HTTPConnection {
 
     private func dispatchNext() {
         guard current == nil, !socket.destroyed else { return }
-        if let first = pending.first {
-            if first.head.expectsContinue && !first.isComplete { sendContinue() }
-            guard first.isComplete else { return }
-            pending.removeFirst()
-            if isPausedForBackpressure && pending.count < Self.maxPipelined / 2 && parseError == nil {
-                isPausedForBackpressure = false
-                socket.resume()
-            }
-            let response = HTTPServerResponse(connection: self, request: first.head)
+        if !queued.isEmpty {
+            let request = queued.removeFirst()
+            isPipelineFull = queued.count >= Self.maxPipelined
+            requestCount += 1
+            var keepAlive = Self.keepAlive(request)
+            let limit = server.configuration.maxRequestsPerSocket
+            if limit > 0 && requestCount >= limit { keepAlive = false }
+            let response = ServerResponse(connection: self, request: request, keepAlive: keepAlive && !isClosing)
+            currentRequest = request
             current = response
-            let request = HTTPServerRequest(head: first.head, bodyByteCount: first.bodyByteCount, body: first.body)
-            server.handler(request, response)
+            continueSent = false
+            updateReading()
+            updateDeadline()
+            let expectsContinue =
+                request.version.minor >= 1 && !request.complete
+                && request.fields["Expect"].map { $0.asciiLowercased == "100-continue" } == true
+            if expectsContinue && server.hasCheckContinueListeners {
+                server.emitCheckContinue(request, response)
+            } else {
+                if expectsContinue { sendContinue() }
+                server.emitRequest(request, response)
+            }
         } else if let error = parseError {
             parseError = nil
-            sendError(error.status, error.reason)
+            answerClientError(error)
         } else if isClosing && parser.isIdle {
             socket.end()
         } else if parser.isIdle {
@@ -133,12 +208,23 @@ final class HTTPConnection {
         }
     }
 
-    func responseFinished(_ response: HTTPServerResponse) {
+    private static func keepAlive(_ request: IncomingMessage) -> Bool {
+        let fields = request.fields
+        if fields.contains(token: "close", in: "Connection") { return false }
+        if request.version == .http1_0 { return fields.contains(token: "keep-alive", in: "Connection") }
+        return true
+    }
+
+    func responseFinished(_ response: ServerResponse) {
         guard response === current else { return }
         current = nil
-        if !response.keepAlive {
+        let request = currentRequest
+        currentRequest = nil
+        // A body nobody read is dropped as it arrives, so the next request can follow (Node's `_dump`).
+        if let request, !request.readableEnded { request.dump() }
+        if !response.shouldKeepAlive || closesAfterResponse {
             isClosing = true
-            pending.removeAll()
+            queued.removeAll()
             parseError = nil
             closeGracefully()
             return
@@ -150,7 +236,16 @@ final class HTTPConnection {
         }
     }
 
-    /// Answers a request the parser rejected (or a timeout) and closes.
+    /// Answers a request the parser rejected (or a timeout) and closes; a `clientError` listener decides instead.
+    private func answerClientError(_ error: HTTPParseError) {
+        if server.hasClientErrorListeners {
+            isClosing = true
+            server.emitClientError(error, socket)
+            return
+        }
+        sendError(error.status, error.reason)
+    }
+
     private func sendError(_ status: Int, _ reason: String) {
         let body = reason + "\n"
         let head =
@@ -167,7 +262,7 @@ final class HTTPConnection {
     /// sendfile at once, and a client may take any time to read it.
     private func closeGracefully() {
         isDiscardingInput = true
-        socket.resume()
+        updateReading()
         let socket = self.socket
         socket.end { [weak self] in
             guard let self, lingerTimer == nil, !socket.destroyed else { return }
@@ -178,21 +273,28 @@ final class HTTPConnection {
     /// Closes now if idle; otherwise after the current response.
     func closeWhenIdle() {
         isClosing = true
-        if current == nil && pending.isEmpty { closeGracefully() }
+        if current == nil && queued.isEmpty { closeGracefully() }
     }
 
     func socketClosed() {
         deadlineTimer?.cancel()
         lingerTimer?.cancel()
         lingerTimer = nil
+        receiving?.connectionClosed()
+        receiving = nil
+        currentRequest?.connectionClosed()
+        currentRequest = nil
+        for message in queued { message.connectionClosed() }
+        queued.removeAll()
         current?.connectionClosed()
         current = nil
     }
 
     // MARK: - Timeouts
 
-    /// The next moment something must happen: the headers deadline while a head is arriving, the keep-alive deadline
-    /// while idle. One timer, re-armed only when the deadline moves earlier (a fire re-checks and re-arms).
+    /// The next moment something must happen: the headers deadline while a head is arriving, the body deadline
+    /// while a body is, the keep-alive deadline while idle. One timer, re-armed only when the deadline moves earlier
+    /// (a fire re-checks and re-arms).
     private func updateDeadline() {
         guard let deadline = currentDeadline(), !socket.destroyed else { return }
         let now = socket.loop.now
@@ -219,22 +321,17 @@ final class HTTPConnection {
         guard current == nil else { return bodyDeadline }
         if let headStartedAt { return headStartedAt + UInt64(server.configuration.headersTimeout) }
         if let bodyDeadline { return bodyDeadline }
-        if let idleSince, pending.isEmpty { return idleSince + UInt64(server.configuration.keepAliveTimeout) }
+        if let idleSince, queued.isEmpty { return idleSince + UInt64(server.configuration.keepAliveTimeout) }
         return nil
     }
 
     private func deadlinePassed() {
-        if let bodyStartedAt, bodyStartedAt + UInt64(server.configuration.requestTimeout) <= socket.loop.now {
-            rejectIncompleteRequest(
-                HTTPParseError(
-                    status: 408,
-                    reason: "request body not received within \(server.configuration.requestTimeout) ms"
-                )
-            )
+        let timeout = server.configuration.requestTimeout
+        if let bodyStartedAt, bodyStartedAt + UInt64(timeout) <= socket.loop.now {
+            rejectIncompleteRequest(HTTPParseError(status: 408, reason: "request body not received within \(timeout) ms"))
             dispatchNext()
         } else if headStartedAt != nil {
             headStartedAt = nil
-            socket.pause()
             sendError(408, "request headers not received within \(server.configuration.headersTimeout) ms")
         } else {
             isClosing = true

@@ -1,9 +1,30 @@
 import NetCore
 
-/// An HTTP/1.1 server on NetCore, over TCP or a Unix socket: keep-alive, pipelining (responses strictly in request
-/// order), `100 Continue`, and Node's timeouts (headers must arrive within `headersTimeout`, else `408`; idle
-/// keep-alive connections close after `keepAliveTimeout`). Malformed requests get their 4xx with `Connection: close`
-/// after every earlier response has gone out.
+/// Node's `http` module: `HTTP.createServer { req, res in … }`, `HTTP.request(…)`, `HTTP.get(…)`.
+public enum HTTP {
+    /// A server calling `handler` for every request as soon as its head has arrived (Node's `http.createServer`).
+    /// Call `listen(port:host:)` or `listen(path:)` to start it.
+    public static func createServer(
+        loop: EventLoop = .current,
+        configuration: HTTPServer.Configuration = HTTPServer.Configuration(),
+        _ handler: ((IncomingMessage, ServerResponse) -> Void)? = nil
+    ) -> HTTPServer {
+        HTTPServer(loop: loop, configuration: configuration, handler: handler)
+    }
+
+    /// Node's `http.STATUS_CODES`: the standard reason phrase for `code`.
+    public static func statusText(_ code: Int) -> String { HTTPStatus.reason(code) }
+}
+
+/// An HTTP/1.1 server on NetCore, over TCP or a Unix socket: Node's `http.Server`.
+///
+/// Keep-alive, pipelining (responses strictly in request order), `Expect: 100-continue` (`checkContinue`, or an
+/// automatic `100 Continue`), and Node's timeouts: a head must arrive within `headersTimeout` (else `408`), a whole
+/// request within `requestTimeout`, and idle keep-alive connections close after `keepAliveTimeout`. Malformed
+/// requests get their 4xx with `Connection: close` after every earlier response has gone out (or go to
+/// `clientError` listeners).
+///
+/// Events: `request`, `connection`, `checkContinue`, `clientError`, `listening`, `close`, `error`.
 public final class HTTPServer {
     /// Limits and timeouts.
     public struct Configuration: Sendable {
@@ -14,33 +35,44 @@ public final class HTTPServer {
         public var requestTimeout = 300_000
         /// Idle time after a response before a keep-alive connection is closed. Node: 5 s.
         public var keepAliveTimeout = 5_000
+        /// Header fields presented per message (`headers`, `rawHeaders`); the rest are dropped. Node: 2000.
+        public var maxHeadersCount = 2000
+        /// Requests served per connection before it is closed; 0 for no limit. Node: 0.
+        public var maxRequestsPerSocket = 0
         /// Parser limits (header section 16 KiB, target 8 KiB, body 1 MiB by default).
         public var limits = HTTPRequestParser.Limits()
-        /// Whether request bodies are kept for the handler (otherwise only counted).
-        public var collectsBodies = false
 
-        /// Node's defaults: 60 s headers timeout, 300 s request timeout, 5 s keep-alive, 16 KiB head, 8 KiB target, 1 MiB body.
+        /// Node's defaults: 60 s headers timeout, 300 s request timeout, 5 s keep-alive, 16 KiB head, 8 KiB target,
+        /// 1 MiB body.
         public init() {}
     }
 
-    /// Called once per request, after its body has been read; must eventually call `response.end()`.
-    public typealias Handler = (HTTPServerRequest, HTTPServerResponse) -> Void
-
-    /// The underlying NetCore server (for `error`, `close` and `listening` events, `address()`, `maxConnections`).
+    /// The underlying NetCore server (`address()`, `maxConnections`, `reusePort`, and its own events).
     public let server: Server
-    /// The limits and timeouts in force.
-    public let configuration: Configuration
-    let handler: Handler
+    /// The limits and timeouts in force. Changes apply to connections accepted afterwards.
+    public var configuration: Configuration {
+        didSet { keepAliveField = Self.keepAliveField(configuration.keepAliveTimeout) }
+    }
     var date = HTTPDate()
+    /// `Keep-Alive: timeout=N\r\n`, as Node adds to keep-alive responses.
+    private(set) var keepAliveField: [UInt8]
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+    private var requestListeners = Listeners<(IncomingMessage, ServerResponse)>()
+    private var checkContinueListeners = Listeners<(IncomingMessage, ServerResponse)>()
+    private var clientErrorListeners = Listeners<(HTTPParseError, Socket)>()
+    private var connectionListeners = Listeners<Socket>()
 
-    /// Creates a server on `loop`; `listen` starts it.
-    public init(loop: EventLoop = .current, configuration: Configuration = Configuration(), handler: @escaping Handler)
-    {
+    /// Creates a server on `loop` calling `handler` for each request; `listen` starts it.
+    public init(
+        loop: EventLoop = .current,
+        configuration: Configuration = Configuration(),
+        handler: ((IncomingMessage, ServerResponse) -> Void)? = nil
+    ) {
         self.configuration = configuration
-        self.handler = handler
+        self.keepAliveField = Self.keepAliveField(configuration.keepAliveTimeout)
         // Half-open: a client may send its request and FIN at once; the response must still go out in full.
         self.server = Server(loop: loop, allowHalfOpen: true)
+        if let handler { requestListeners.append(handler) }
         server.on(.connection) { [unowned self] socket in
             let connection = HTTPConnection(socket: socket, server: self)
             connections[ObjectIdentifier(connection)] = connection
@@ -48,8 +80,53 @@ public final class HTTPServer {
                 connections[ObjectIdentifier(connection)] = nil
                 connection.socketClosed()
             }
+            connectionListeners.emit(socket)
         }
     }
+
+    private static func keepAliveField(_ milliseconds: Int) -> [UInt8] {
+        Array("Keep-Alive: timeout=\(max(1, milliseconds / 1000))\r\n".utf8)
+    }
+
+    // MARK: - Node's properties
+
+    /// See `Configuration.headersTimeout`.
+    public var headersTimeout: Int {
+        get { configuration.headersTimeout }
+        set { configuration.headersTimeout = newValue }
+    }
+    /// See `Configuration.requestTimeout`.
+    public var requestTimeout: Int {
+        get { configuration.requestTimeout }
+        set { configuration.requestTimeout = newValue }
+    }
+    /// See `Configuration.keepAliveTimeout`.
+    public var keepAliveTimeout: Int {
+        get { configuration.keepAliveTimeout }
+        set { configuration.keepAliveTimeout = newValue }
+    }
+    /// See `Configuration.maxHeadersCount`.
+    public var maxHeadersCount: Int {
+        get { configuration.maxHeadersCount }
+        set { configuration.maxHeadersCount = newValue }
+    }
+    /// See `Configuration.maxRequestsPerSocket`.
+    public var maxRequestsPerSocket: Int {
+        get { configuration.maxRequestsPerSocket }
+        set { configuration.maxRequestsPerSocket = newValue }
+    }
+    /// The largest request body accepted (`413` beyond); 1 MiB by default.
+    public var maxBodyBytes: Int {
+        get { configuration.limits.maxBodyBytes }
+        set { configuration.limits.maxBodyBytes = newValue }
+    }
+    /// The largest request head accepted (`431` beyond); 16 KiB by default (Node's `maxHeaderSize`).
+    public var maxHeaderSize: Int {
+        get { configuration.limits.maxHeaderBytes }
+        set { configuration.limits.maxHeaderBytes = newValue }
+    }
+
+    // MARK: - Listening
 
     /// Listens on a TCP port; see `Server.listen(port:host:)`.
     @discardableResult
@@ -65,11 +142,22 @@ public final class HTTPServer {
         return self
     }
 
-    /// Stops accepting; idle connections close now, busy ones after their current response. `callback` runs when the
-    /// last connection has closed.
+    /// Whether the server is listening.
+    public var listening: Bool { server.listening }
+
+    /// The bound address, once listening.
+    public func address() -> SocketAddress? { server.address() }
+
+    /// Stops accepting; idle connections close now, busy ones after their current response (Node 19+ closes idle
+    /// connections on `close()`). `callback` runs when the last connection has closed.
     public func close(_ callback: ((SocketError?) -> Void)? = nil) {
         server.close(callback)
         for connection in connections.values { connection.closeWhenIdle() }
+    }
+
+    /// Closes every connection that is not answering or holding a request (Node's `server.closeIdleConnections()`).
+    public func closeIdleConnections() {
+        for connection in connections.values where connection.isIdle { connection.closeWhenIdle() }
     }
 
     /// Destroys every open connection at once (Node's `server.closeAllConnections()`).
@@ -79,6 +167,91 @@ public final class HTTPServer {
 
     /// Open connections.
     public var connectionCount: Int { connections.count }
+
+    // MARK: - Events
+
+    /// A server event and the type of its payload: `server.on(.request) { req, res in … }`.
+    public struct Event<Payload> {
+        let add: (HTTPServer, @escaping (Payload) -> Void, Bool) -> Void
+    }
+
+    /// Adds a listener for `event`.
+    @discardableResult
+    public func on<Payload>(_ event: Event<Payload>, _ listener: @escaping (Payload) -> Void) -> HTTPServer {
+        event.add(self, listener, false)
+        return self
+    }
+
+    /// Adds a listener for `event` that runs at most once.
+    @discardableResult
+    public func once<Payload>(_ event: Event<Payload>, _ listener: @escaping (Payload) -> Void) -> HTTPServer {
+        event.add(self, listener, true)
+        return self
+    }
+
+    var hasCheckContinueListeners: Bool { !checkContinueListeners.isEmpty }
+    var hasClientErrorListeners: Bool { !clientErrorListeners.isEmpty }
+
+    func emitRequest(_ request: IncomingMessage, _ response: ServerResponse) {
+        if requestListeners.isEmpty {
+            // Nobody answers: Node would leave the client hanging until a timeout; say so at once.
+            response.statusCode = 500
+            response.end("no request listener\n")
+            return
+        }
+        requestListeners.emit((request, response))
+    }
+
+    func emitCheckContinue(_ request: IncomingMessage, _ response: ServerResponse) {
+        checkContinueListeners.emit((request, response))
+    }
+
+    func emitClientError(_ error: HTTPParseError, _ socket: Socket) {
+        clientErrorListeners.emit((error, socket))
+    }
+}
+
+extension HTTPServer.Event where Payload == (IncomingMessage, ServerResponse) {
+    /// A request's head has arrived; its body streams through the `IncomingMessage`.
+    public static var request: Self { Self { $0.requestListeners.add($1, once: $2) } }
+    /// A request with `Expect: 100-continue` arrived: call `res.writeContinue()` to have the body sent, or answer
+    /// at once (e.g. `417` or `413`). Without such a listener the server sends `100 Continue` itself.
+    public static var checkContinue: Self { Self { $0.checkContinueListeners.add($1, once: $2) } }
+}
+
+extension HTTPServer.Event where Payload == Socket {
+    /// A connection was accepted.
+    public static var connection: Self { Self { $0.connectionListeners.add($1, once: $2) } }
+}
+
+extension HTTPServer.Event where Payload == (HTTPParseError, Socket) {
+    /// A request was malformed or timed out. With a listener, the listener answers (write to the socket and end it);
+    /// without one the server sends the error's status and closes.
+    public static var clientError: Self { Self { $0.clientErrorListeners.add($1, once: $2) } }
+}
+
+extension HTTPServer.Event where Payload == Void {
+    /// The server is listening.
+    public static var listening: Self {
+        Self { http, listener, once in
+            if once { http.server.once(.listening, listener) } else { http.server.on(.listening, listener) }
+        }
+    }
+    /// The server has closed and its last connection has ended.
+    public static var close: Self {
+        Self { http, listener, once in
+            if once { http.server.once(.close, listener) } else { http.server.on(.close, listener) }
+        }
+    }
+}
+
+extension HTTPServer.Event where Payload == SocketError {
+    /// Listening or accepting failed (e.g. `EADDRINUSE`).
+    public static var error: Self {
+        Self { http, listener, once in
+            if once { http.server.once(.error, listener) } else { http.server.on(.error, listener) }
+        }
+    }
 }
 
 @available(*, unavailable)

@@ -41,7 +41,7 @@ final class FileServer {
             handle(request, response, resolver: resolver, loop: loop)
         }
         let place = socketPath ?? "127.0.0.1 port \(port ?? 0)"
-        http.server.on(.error) { error in
+        http.on(.error) { error in
             if http.server.listening {
                 Console.error("unix-http: accepting connections: \(error.code) (\(error.reason))")
             } else {
@@ -76,8 +76,8 @@ final class FileServer {
     }
 
     private func handle(
-        _ request: HTTPServerRequest,
-        _ response: HTTPServerResponse,
+        _ request: IncomingMessage,
+        _ response: ServerResponse,
         resolver: FileResolver,
         loop: EventLoop
     ) {
@@ -86,12 +86,12 @@ final class FileServer {
             response.onFinish {
                 let body = request.bodyByteCount > 0 ? " (request body \(request.bodyByteCount) bytes, discarded)" : ""
                 Console.line(
-                    "\(request.method) \(request.target) \(response.status) \(response.bodyBytesSent) bytes \(loop.now - started) ms\(body)"
+                    "\(request.method) \(request.url) \(response.status) \(response.bodyBytesSent) bytes \(loop.now - started) ms\(body)"
                 )
             }
         }
-        guard let target = RequestTarget(request.target) else {
-            return fail(response, 400, "unsupported request target: \(request.target)")
+        guard let target = RequestTarget(request.url) else {
+            return fail(response, 400, "unsupported request target: \(request.url)")
         }
         if !quiet { Console.line(target.query ?? "null") }  // the seed logs the raw query (`null` when absent)
         guard request.method == "GET" || request.method == "HEAD" else {
@@ -163,7 +163,7 @@ final class FileServer {
     }
 
     private func fail(
-        _ response: HTTPServerResponse,
+        _ response: ServerResponse,
         _ status: Int,
         _ reason: String,
         extra: HTTPHeaders = HTTPHeaders()
