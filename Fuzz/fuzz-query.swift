@@ -1,4 +1,4 @@
-// libFuzzer target: RequestTarget and QueryString (built with Sources/NetCoreTools/RequestTarget.swift by
+// libFuzzer target: RequestTarget and QueryString (built with Sources/NetCoreHTTP/RequestTarget.swift by
 // scripts/fuzz.sh).
 //
 // Invariants, beyond "no crash" (the input is read as `String(decoding: input, as: UTF8.self)`):

@@ -70,7 +70,7 @@ sources() {
                 "$http/HTTPRequestParser.swift $http/HTTPResponseParser.swift"
             ;;
         fuzz-utf8) echo Sources/NetCore/Encoding/UTF8StreamDecoder.swift ;;
-        fuzz-query) echo Sources/NetCoreTools/RequestTarget.swift ;;
+        fuzz-query) echo Sources/NetCoreHTTP/RequestTarget.swift ;;
     esac
     echo Fuzz/Support/*.swift "Fuzz/$1.swift"
 }

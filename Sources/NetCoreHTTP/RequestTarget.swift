@@ -1,5 +1,6 @@
 @preconcurrency import Glibc
 
+
 /// Splits an HTTP request target (RFC 9112 §3.2) into its path and query: origin form `/p?q`, absolute form
 /// `http://host:port/p?q` (the path defaults to `/`), or `*`.
 public struct RequestTarget: Equatable, Sendable {
