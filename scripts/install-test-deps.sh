@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Installs what Tests/browser/ needs: Debian's chromium and chromium-driver (headless) and selenium from PyPI.
+# Installs what Tests/browser/ needs: Debian's chromium, chromium-driver (headless) and a Korean font, and selenium
+# from PyPI.
 # Idempotent and quiet; run as root. It never upgrades a library the Swift build links against: the apt step is
 # simulated first and refused if it would touch OpenSSL (libssl3, openssl) or upgrade any installed package.
 set -euo pipefail
 
 SELENIUM_VERSION="4.27.1" # Python 3.11 is fine; 4.52 wanted a certifi newer than the registry had
-APT_PACKAGES=(chromium chromium-driver)
+# fonts-nanum: Korean glyphs, so the screenshots of the course pages show text rather than boxes.
+APT_PACKAGES=(chromium chromium-driver fonts-nanum)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-test-deps: run as root (apt-get install needs it)" >&2
     exit 1
 fi
 
-if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
-    echo "install-test-deps: chromium and chromedriver already installed"
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null && dpkg -s fonts-nanum >/dev/null 2>&1; then
+    echo "install-test-deps: ${APT_PACKAGES[*]} already installed"
 else
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

@@ -114,6 +114,7 @@ button {
 }
 
 #error {
+  white-space: pre-line;
   margin: 0.8rem 0;
   padding: 0.6rem 0.8rem;
   border: 1px solid #c0392b;
@@ -183,8 +184,10 @@ const errorBox = document.getElementById('error');
 const form = document.getElementById('form');
 const usernameInput = document.getElementById('username');
 
+// Each user action starts with clearError(); every failure during it adds a line, so the reload that follows a
+// failed request cannot hide why it failed.
 function showError(message) {
-  errorBox.textContent = message;
+  errorBox.textContent = errorBox.hidden ? message : `${errorBox.textContent}\n${message}`;
   errorBox.hidden = false;
 }
 
@@ -244,6 +247,7 @@ function renderUser(id, name) {
     const saveButton = button('저장', 'save');
     const cancelButton = button('취소', 'cancel');
     const save = async () => {
+      clearError();
       const newName = input.value.trim();
       if (newName === '') {
         showError('바꿀 이름을 입력하세요');
@@ -251,29 +255,32 @@ function renderUser(id, name) {
       }
       try {
         await request('PUT', `/user/${encodeURIComponent(id)}`, { name: newName });
-        clearError();
       } catch (err) {
         showError(err.message);
       }
       await loadUsers();
+    };
+    const cancel = () => {
+      clearError();
+      loadUsers();
     };
     saveButton.addEventListener('click', save);
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Enter') {
         save();
       } else if (event.key === 'Escape') {
-        loadUsers();
+        cancel();
       }
     });
-    cancelButton.addEventListener('click', () => loadUsers());
+    cancelButton.addEventListener('click', cancel);
     row.replaceChildren(input, saveButton, cancelButton);
     input.focus();
   });
 
   removeButton.addEventListener('click', async () => {
+    clearError();
     try {
       await request('DELETE', `/user/${encodeURIComponent(id)}`);
-      clearError();
     } catch (err) {
       showError(err.message);
     }
@@ -308,6 +315,7 @@ async function loadUsers() {
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
+  clearError();
   const name = usernameInput.value.trim();
   if (name === '') {
     showError('이름을 입력하세요');
@@ -315,7 +323,6 @@ form.addEventListener('submit', async (event) => {
   }
   try {
     await request('POST', '/user', { name });
-    clearError();
     usernameInput.value = '';
   } catch (err) {
     showError(err.message);
