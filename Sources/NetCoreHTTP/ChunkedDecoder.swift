@@ -156,8 +156,8 @@ public struct ChunkedDecoder {
     }
 
     /// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (RFC 9112 §7.1.1), where a name is
-    /// a token and a value a token or a quoted-string (RFC 9110 §5.6.2, §5.6.4), and BWS = *( SP / HTAB ). Nothing else
-    /// may be on the line: no whitespace after the last extension, no empty name or value.
+    /// a token and a value a token or a quoted-string (RFC 9110 §5.6.2, §5.6.4), and BWS = *( SP / HTAB ). Nothing
+    /// else may be on the line: no whitespace after the last extension, no empty name or value.
     static func isChunkExtensions(_ bytes: ArraySlice<UInt8>) -> Bool {
         var index = bytes.startIndex
         func skipWhitespace() {

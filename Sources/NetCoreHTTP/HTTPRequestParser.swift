@@ -3,8 +3,10 @@
 ///
 /// Strict where request-smuggling defences say so: bare CR or LF, whitespace before a colon, control characters in
 /// values, obsolete line folding, both `Transfer-Encoding` and `Content-Length`, duplicate or invalid
-/// `Content-Length`, `chunked` not last, and a missing `Host` in HTTP/1.1 are all `400`. After an `.error` event the
-/// parser stops; the server answers it and closes the connection.
+/// `Content-Length`, `chunked` not last, and a missing `Host` in HTTP/1.1 are all `400`. So is a request target that
+/// is not one of the four forms of RFC 9112 §3.2 its method may use: origin-form (`/p?q`) or absolute-form
+/// (`http://h/p?q`) for any method but CONNECT, authority-form (`host:port`) for CONNECT only, asterisk-form (`*`) for
+/// OPTIONS only. After an `.error` event the parser stops; the server answers it and closes the connection.
 public struct HTTPRequestParser {
     /// Size limits; exceeding one is an error with the status noted.
     public struct Limits: Sendable, Equatable {

@@ -242,7 +242,9 @@ import Testing
         for ext in Self.validExtensions {
             let outcome = Self.decodeEveryWay(Self.bytes("5\(ext)\r\nhello\r\n0\(ext)\r\n\r\n"))
             #expect(outcome.error == nil, "\(ext.debugDescription): \(outcome)")
-            #expect(outcome.events == [.data(Self.bytes("hello")), .end(trailers: HTTPHeaders())], "\(ext.debugDescription)")
+            #expect(
+                outcome.events == [.data(Self.bytes("hello")), .end(trailers: HTTPHeaders())],
+                "\(ext.debugDescription)")
         }
         // obs-text (%x80-FF) inside a quoted-string, as qdtext and in a quoted-pair.
         let obsText = Self.bytes("5;a=\"") + [0x80, 0xFF, 0x5C, 0xC3] + Self.bytes("\"\r\nhello\r\n0\r\n\r\n")
@@ -258,7 +260,9 @@ import Testing
         for ext in malformed {
             for chunk in ["5\(ext)\r\nhello\r\n0\r\n\r\n", "0\(ext)\r\n\r\n"] {
                 let outcome = Self.decodeEveryWay(Self.bytes(chunk))
-                #expect(outcome.error == HTTPParseError(status: 400, reason: "invalid chunk extension"), "\(chunk.debugDescription): \(outcome)")
+                #expect(
+                    outcome.error == HTTPParseError(status: 400, reason: "invalid chunk extension"),
+                    "\(chunk.debugDescription): \(outcome)")
                 #expect(outcome.events.isEmpty && !outcome.complete)
             }
         }
