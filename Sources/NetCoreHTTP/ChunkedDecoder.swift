@@ -126,14 +126,16 @@ public struct ChunkedDecoder {
             position += 1
         }
         guard position > 0 else { throw fail(400, "invalid chunk size") }
-        // What may follow: chunk extensions, `*( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`.
+        // What may follow: chunk extensions (validated, then ignored).
         let rest = bytes[position...]
         if !rest.isEmpty {
-            let trimmed = rest.drop { $0 == 0x20 || $0 == 0x09 }
-            guard trimmed.first == UInt8(ascii: ";") else { throw fail(400, "invalid chunk size") }
-            for byte in trimmed where !(byte == 0x09 || (byte >= 0x20 && byte != 0x7F)) {
+            guard rest.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: ";") else {
+                throw fail(400, "invalid chunk size")
+            }
+            if rest.contains(where: { $0 != 0x09 && ($0 < 0x20 || $0 == 0x7F) }) {
                 throw fail(400, "control character in a chunk extension")
             }
+            guard Self.isChunkExtensions(rest) else { throw fail(400, "invalid chunk extension") }
         }
         guard size <= maxBodyBytes - bodyBytes else { throw fail(413, "request body too large") }
         bodyBytes += size
@@ -151,6 +153,66 @@ public struct ChunkedDecoder {
         case .success(let (name, value)): trailers.add(name: name, value: value)
         case .failure(let error): throw fail(error.status, error.reason)
         }
+    }
+
+    /// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (RFC 9112 §7.1.1), where a name is
+    /// a token and a value a token or a quoted-string (RFC 9110 §5.6.2, §5.6.4), and BWS = *( SP / HTAB ). Nothing
+    /// else may be on the line: no whitespace after the last extension, no empty name or value.
+    static func isChunkExtensions(_ bytes: ArraySlice<UInt8>) -> Bool {
+        var index = bytes.startIndex
+        func skipWhitespace() {
+            while index < bytes.endIndex && (bytes[index] == 0x20 || bytes[index] == 0x09) { index += 1 }
+        }
+        func skipToken() -> Bool {
+            let start = index
+            while index < bytes.endIndex && HTTPSyntax.isToken(bytes[index]) { index += 1 }
+            return index > start
+        }
+        while index < bytes.endIndex {
+            skipWhitespace()
+            guard index < bytes.endIndex, bytes[index] == UInt8(ascii: ";") else { return false }
+            index += 1
+            skipWhitespace()
+            guard skipToken() else { return false }
+            // BWS here belongs to a following "=" or ";"; whitespace before neither is refused by the next pass.
+            let afterName = index
+            skipWhitespace()
+            guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "=") else {
+                index = afterName
+                continue
+            }
+            index += 1
+            skipWhitespace()
+            if index < bytes.endIndex && bytes[index] == UInt8(ascii: "\"") {
+                guard skipQuotedString(bytes, &index) else { return false }
+            } else {
+                guard skipToken() else { return false }
+            }
+        }
+        return true
+    }
+
+    /// Moves `index` past the quoted-string that starts there (RFC 9110 §5.6.4): `DQUOTE *( qdtext / quoted-pair )
+    /// DQUOTE`; false if it is not terminated or holds a byte that neither allows.
+    private static func skipQuotedString(_ bytes: ArraySlice<UInt8>, _ index: inout Int) -> Bool {
+        index += 1  // the opening DQUOTE
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return true
+            case UInt8(ascii: "\\"):
+                // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+                guard index < bytes.endIndex, bytes[index] == 0x09 || (bytes[index] >= 0x20 && bytes[index] != 0x7F)
+                else { return false }
+                index += 1
+            default:
+                // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text (the quote and backslash are above)
+                guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else { return false }
+            }
+        }
+        return false
     }
 
     @inline(__always)

@@ -229,6 +229,66 @@ import Testing
         Self.expectError("3;a=\u{7F}\r\nabc\r\n0\r\n\r\n", status: 400)
     }
 
+    // MARK: - Chunk extensions (RFC 9112 §7.1.1)
+
+    // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ); chunk-ext-name = token;
+    // chunk-ext-val = token / quoted-string (RFC 9110 §5.6.2, §5.6.4); BWS = *( SP / HTAB ) (RFC 9110 §5.6.3).
+    static let validExtensions = [
+        ";name=value", " ; name = \"q\\\"v\"", ";name", ";a;b=c;d", "\t;\ta\t=\tb", ";a=\"\"", ";a=\"x y;=\\\\\"",
+        ";a=\"\t!#[]~\"", ";a=\"\\\t\\ \\a\"", ";!#$%&'*+-.^_`|~09azAZ=!#$%&'*+-.^_`|~", " \t ;x", ";x=1 ;y=2",
+    ]
+
+    @Test func decode_acceptsValidChunkExtensions() {
+        for ext in Self.validExtensions {
+            let outcome = Self.decodeEveryWay(Self.bytes("5\(ext)\r\nhello\r\n0\(ext)\r\n\r\n"))
+            #expect(outcome.error == nil, "\(ext.debugDescription): \(outcome)")
+            #expect(
+                outcome.events == [.data(Self.bytes("hello")), .end(trailers: HTTPHeaders())],
+                "\(ext.debugDescription)")
+        }
+        // obs-text (%x80-FF) inside a quoted-string, as qdtext and in a quoted-pair.
+        let obsText = Self.bytes("5;a=\"") + [0x80, 0xFF, 0x5C, 0xC3] + Self.bytes("\"\r\nhello\r\n0\r\n\r\n")
+        #expect(Self.decodeEveryWay(obsText).error == nil)
+    }
+
+    @Test func decode_rejectsMalformedChunkExtensions() {
+        let malformed = [
+            ";", ";=v", ";n=", ";n=\"x", ";n=v w", ";a b", " ; a ", ";a=b ", ";a ", ";a=\"b\"c", ";a==b", ";a=\"b\\",
+            ";a=\"b\\\"", ";;a", ";a=b;", ";a@b", ";a=b\"c", ";a=\"b\"\"c\"", ";a,b", ";a=b=c", "; =b", ";a=\"b\" x",
+            ";a/b", ";a=(b)", ";a={b}", ";a=\"x\";",
+        ]
+        for ext in malformed {
+            for chunk in ["5\(ext)\r\nhello\r\n0\r\n\r\n", "0\(ext)\r\n\r\n"] {
+                let outcome = Self.decodeEveryWay(Self.bytes(chunk))
+                #expect(
+                    outcome.error == HTTPParseError(status: 400, reason: "invalid chunk extension"),
+                    "\(chunk.debugDescription): \(outcome)")
+                #expect(outcome.events.isEmpty && !outcome.complete)
+            }
+        }
+        // obs-text outside a quoted-string: not a token byte.
+        let outcome = Self.decodeEveryWay(Self.bytes("5;a=") + [0xC3, 0xA9] + Self.bytes("\r\nhello\r\n0\r\n\r\n"))
+        #expect(outcome.error == HTTPParseError(status: 400, reason: "invalid chunk extension"))
+        // Control characters, inside a quoted-string and in a quoted-pair too.
+        for ext in [";a=\"\u{01}\"", ";a=\"\\\u{00}\"", ";a=\"\u{7F}\"", ";a\u{0B}"] {
+            let outcome = Self.decodeEveryWay(Self.bytes("5\(ext)\r\nhello\r\n0\r\n\r\n"))
+            #expect(outcome.error == HTTPParseError(status: 400, reason: "control character in a chunk extension"))
+        }
+    }
+
+    // The size line is bounded (4 KiB), so a huge extension is refused as soon as it passes the limit, without
+    // waiting for a line end; one just under it is accepted.
+    @Test func decode_boundsTheChunkSizeLine() {
+        let underLimit = "5;a=\"" + String(repeating: "x", count: 4000) + "\"\r\nhello\r\n0\r\n\r\n"
+        #expect(Self.decode([Self.bytes(underLimit)[...]]).error == nil)
+        let huge = Self.bytes("5;a=" + String(repeating: "x", count: 5000))
+        for chunks in [[huge[...]], huge.indices.map { huge[$0...$0] }, [huge[..<4096], huge[4096...]]] {
+            let outcome = Self.decode(chunks)
+            #expect(outcome.error == HTTPParseError(status: 400, reason: "chunk-size line too long"))
+            #expect(outcome.consumed == 4097, "stopped at the first byte over the limit")
+        }
+    }
+
     // RFC 9112 §7.1.2 with §5.2: trailer fields follow field syntax (no obs-fold, no whitespace before the colon).
     @Test func decode_rejectsInvalidTrailerField() {
         Self.expectError("0\r\nT : v\r\n\r\n", status: 400)

@@ -496,6 +496,20 @@ import Testing
         Self.expectEvents(Self.chunkedHead + "5\r\nhello\rX0\r\n\r\n", [Self.chunkedHeadEvent, .body("hello"), .error(400)])
     }
 
+    // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), a name is a token,
+    // a value a token or a quoted-string; on the last chunk too. Anything else on the size line is a 400.
+    @Test func feed_checksChunkExtensionGrammar() {
+        for ext in ["5;name=value", "5 ; name = \"q\\\"v\"", "5;name"] {
+            Self.expectEvents(
+                Self.chunkedHead + ext + "\r\nhello\r\n0\r\n\r\n", [Self.chunkedHeadEvent, .body("hello"), .end])
+        }
+        Self.expectEvents(Self.chunkedHead + "0;last=\"yes\"\r\n\r\n", [Self.chunkedHeadEvent, .end])
+        for ext in ["5;", "5;=v", "5;n=", "5;n=\"x", "5;n=v w"] {
+            Self.expectEvents(Self.chunkedHead + ext + "\r\nhello\r\n0\r\n\r\n", [Self.chunkedHeadEvent, .error(400)])
+        }
+        Self.expectEvents(Self.chunkedHead + "0;\r\n\r\n", [Self.chunkedHeadEvent, .error(400)])
+    }
+
     // RFC 9112 §7.1: chunk data received before a framing error is still body data, and arrives the same whether the
     // error is in the same read or a later one.
     @Test func feed_keepsChunkDataDecodedBeforeAnErrorInTheSameFeed() {
@@ -634,6 +648,111 @@ import Testing
         for byte: UInt8 in [0x80, 0xC3, 0xFF, 0x7F, 0x01, 0x00] {
             Self.expectRejected(Array("GET /a".utf8) + [byte] + Array(" HTTP/1.1\r\nHost: h\r\n\r\n".utf8), status: 400)
         }
+    }
+
+    // MARK: - Request-target forms (RFC 9112 §3.2)
+
+    /// The reason of the error that feeding `input` whole ends with, nil if none.
+    static func errorReason(_ input: String) -> String? {
+        var parser = HTTPRequestParser()
+        guard case .error(let error)? = parser.feed(Array(input.utf8)).last else { return nil }
+        return error.reason
+    }
+
+    static func request(_ method: String, _ target: String, host: String = "h") -> String {
+        "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\n\r\n"
+    }
+
+    static func expectAccepted(
+        _ method: String, _ target: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        Self.expectEvents(
+            Self.request(method, target), [.head(Self.head(method, target, [("Host", "h")])), .end],
+            sourceLocation: sourceLocation)
+    }
+
+    // RFC 9112 §3.2.4: asterisk-form is only used for a server-wide OPTIONS request (RFC 9110 §9.3.7).
+    @Test func feed_acceptsAsteriskForm_onlyForOPTIONS() {
+        Self.expectAccepted("OPTIONS", "*")
+        for method in ["GET", "POST", "HEAD", "options", "CONNECT", "PRI"] {
+            Self.expectRejected(Self.request(method, "*"), status: 400)
+        }
+        #expect(Self.errorReason(Self.request("GET", "*")) == "asterisk-form target (*) is only for OPTIONS")
+        // Only a lone "*" is the asterisk-form.
+        for target in ["**", "*/", "*?x", "*x"] { Self.expectRejected(Self.request("OPTIONS", target), status: 400) }
+        // OPTIONS may use the other forms too.
+        Self.expectAccepted("OPTIONS", "/")
+        Self.expectAccepted("OPTIONS", "http://h")
+    }
+
+    // RFC 9112 §3.2.3: authority-form (uri-host ":" port) is only used for CONNECT, and CONNECT uses only it
+    // (RFC 9110 §9.3.6: "a client MUST send the port number").
+    @Test func feed_acceptsAuthorityForm_onlyForCONNECT() {
+        for target in ["example.com:443", "127.0.0.1:80", "[::1]:8443", "[2001:db8::7]:1", "a-b.c_d~e%41:0"] {
+            Self.expectAccepted("CONNECT", target)
+        }
+        for method in ["GET", "POST", "OPTIONS", "connect"] {
+            Self.expectRejected(Self.request(method, "example.com:80"), status: 400)
+        }
+        #expect(
+            Self.errorReason(Self.request("GET", "example.com:80"))
+                == "authority-form target (host:port) is only for CONNECT")
+        for target in [
+            "/", "*", "http://example.com:443/", "example.com", "example.com:", ":443", "user@example.com:443",
+            "example.com:44a", "example.com:443/", "[::1]", "[::1:443", "[1::2::3]:80", "a b:1", "ex%zz.com:1",
+            "example.com:443?x",
+        ] {
+            Self.expectRejected(Self.request("CONNECT", target), status: 400)
+        }
+        #expect(Self.errorReason(Self.request("CONNECT", "/")) == "CONNECT needs an authority-form target (host:port)")
+    }
+
+    // RFC 9112 §3.2.2: "a server MUST accept the absolute-form in requests", whatever the method; absolute-URI is
+    // RFC 3986 §4.3, and http(s) URIs need a non-empty host (RFC 9110 §4.2.1) and carry no userinfo (§4.2.4).
+    @Test func feed_acceptsAbsoluteForm_forAnyMethod() {
+        for target in [
+            "http://h/x?y", "http://h", "http://h?q", "HTTP://H:8080/a/b", "https://example.com/%7Euser/?a=/b?c",
+            "http://h:/x", "http://[2001:db8::1]:80/p", "http://[::ffff:192.0.2.1]/", "http://[v1.fe:80]/",
+            "http://192.0.2.1/", "ftp://user:pw@files.example/x", "file:///etc/x", "urn:isbn:0451450523",
+            "h+t.t-p://h/",
+        ] {
+            Self.expectAccepted("GET", target)
+        }
+        Self.expectAccepted("POST", "http://example.com/submit")
+        Self.expectAccepted("DELETE", "https://example.com")
+        for target in [
+            "http://user@h/", "http://user:pw@h/", "http:///x", "http://", "http:/x", "http:x", "http://h/x#frag",
+            "1http://h/", "ht%74p://h/", "://h/", "http://h:80a/", "http://[::1/", "http://[::1]x/", "http://[1:2]/",
+            "http://h/%zz", "http://h/a%2", "http://h/a\"b", "http://h/a|b", "http://a:b:c/", "http://h]/",
+            "http://[::1]:8o/",
+        ] {
+            Self.expectRejected(Self.request("GET", target), status: 400)
+        }
+    }
+
+    // RFC 9112 §3.2.1 origin-form = absolute-path [ "?" query ]; RFC 3986 §3.3 pchar = unreserved / pct-encoded /
+    // sub-delims / ":" / "@", §3.4 query = *( pchar / "/" / "?" ), §2.1 pct-encoded = "%" HEXDIG HEXDIG.
+    @Test func feed_checksOriginFormCharacters() {
+        for target in [
+            "/", "//", "/a//b/", "/a%2Fb%c3%A9", "/-._~!$&'()*+,;=:@", "/?", "/?q=/?x:@&y=%20", "/a?b?c", "/?%41",
+        ] {
+            Self.expectAccepted("GET", target)
+        }
+        for target in [
+            "/a\"b", "/a<b", "/a>b", "/a\\b", "/a^b", "/a`b", "/a{b", "/a|b", "/a}b", "/a#b", "/a[b", "/a]b", "/%",
+            "/%4", "/%zz", "/%4g", "/%g4", "/?q=[", "/?q=%", "/?q=#", "/?%2",
+        ] {
+            Self.expectRejected(Self.request("GET", target), status: 400)
+        }
+        #expect(Self.errorReason(Self.request("GET", "/%zz")) == "invalid origin-form request target")
+        // A target that starts with neither "/" nor a scheme is no form at all.
+        for target in ["a", "?x", "%2F", "@h"] { Self.expectRejected(Self.request("GET", target), status: 400) }
+    }
+
+    // The target form is checked after the version: an HTTP/2 preface still gets its 505 (RFC 9113 §3.4).
+    @Test func feed_checksTargetFormAfterVersion() {
+        Self.expectRejected("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", status: 505)
+        #expect(Self.errorReason("GET * HTTP/1.x\r\nHost: h\r\n\r\n") == "malformed HTTP version")
     }
 
     // RFC 9110 §9.1: method = token.
