@@ -67,7 +67,7 @@ sources() {
     case $1 in
         fuzz-http-request | fuzz-chunked)
             echo "$http/HTTPTypes.swift $http/LineReader.swift $http/ChunkedDecoder.swift $http/ChunkedEncoder.swift" \
-                "$http/HTTPRequestParser.swift $http/HTTPResponseParser.swift"
+                "$http/HTTPRequestParser.swift $http/RequestTargetSyntax.swift $http/HTTPResponseParser.swift"
             ;;
         fuzz-utf8) echo Sources/NetCore/Encoding/UTF8StreamDecoder.swift ;;
         fuzz-query) echo Sources/NetCoreHTTP/RequestTarget.swift ;;
