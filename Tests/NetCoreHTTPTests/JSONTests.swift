@@ -240,7 +240,8 @@ import Testing
     @Test func serialize_randomDoubles_matchNode() throws {
         var generator = SplitMix64(seed: 262)
         var numbers: [Double] = [
-            0, 1, 1e21, 1e-7, 9.999999999999999e20, 1e-6, .leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude,
+            0, 1, 1e21, 1e-7, 9.999999999999999e20, 1e-6, .leastNonzeroMagnitude, .leastNormalMagnitude,
+            .greatestFiniteMagnitude,
         ]
         for index in 0..<3000 {
             let bits = generator.next()
