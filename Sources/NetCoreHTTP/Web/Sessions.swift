@@ -9,12 +9,14 @@ import NetCore
 ///
 /// ```swift
 /// let sessions = InMemorySessionStore()
+/// // on login
 /// let id = sessions.create(["name": name], lifetime: 5 * 60_000)
-/// let expires = sessions.expiry(of: id)! / 1000
-/// response.setHeader("Set-Cookie", try SetCookie(name: "session", value: id, expires: expires, path: "/",
-///                                                 httpOnly: true).serialized())
-/// // later
-/// if let session = sessions.get(Cookies.parse(request.headers["cookie"])["session"] ?? "") { … }
+/// let cookie = SetCookie(name: "session", value: id, expires: sessions.expiry(of: id).map { $0 / 1000 },
+///                        path: "/", httpOnly: true)
+/// response.writeHead(302, headers: ["Location": "/", "Set-Cookie": try cookie.serialized()])
+/// // on later requests
+/// let sessionID = Cookies.parse(request.headers["cookie"])["session"] ?? ""
+/// if let session = sessions.get(sessionID) { … session["name"] … }
 /// ```
 public protocol SessionStore: AnyObject {
     /// The current time in milliseconds since the epoch, as this store sees it.
