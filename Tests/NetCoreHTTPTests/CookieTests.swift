@@ -97,12 +97,21 @@ import Testing
 
     @Test func serialize_allAttributes_inDocumentedOrder() throws {
         let cookie = SetCookie(
-            name: "sid", value: "abc", expires: 1_796_194_800, maxAge: 300, domain: "example.com", path: "/",
-            secure: true, httpOnly: true, sameSite: .lax)
+            name: "sid",
+            value: "abc",
+            expires: 1_796_194_800,
+            maxAge: 300,
+            domain: "example.com",
+            path: "/",
+            secure: true,
+            httpOnly: true,
+            sameSite: .lax
+        )
         #expect(
             try cookie.serialized()
                 == "sid=abc; Expires=Wed, 02 Dec 2026 07:00:00 GMT; Max-Age=300; Domain=example.com; Path=/; Secure; "
-                + "HttpOnly; SameSite=Lax")
+                + "HttpOnly; SameSite=Lax"
+        )
         #expect(try SetCookie(name: "a", value: "b").serialized() == "a=b")
         #expect(try SetCookie(name: "a", value: "b", sameSite: .strict).serialized() == "a=b; SameSite=Strict")
         let none = SetCookie(name: "a", value: "b", sameSite: SetCookie.SameSite.none)
@@ -163,10 +172,12 @@ import Testing
         }
         #expect(
             try SetCookie(name: "a", value: "v", expires: -11_644_473_600).serialized()
-                == "a=v; Expires=Mon, 01 Jan 1601 00:00:00 GMT")
+                == "a=v; Expires=Mon, 01 Jan 1601 00:00:00 GMT"
+        )
         #expect(
             try SetCookie(name: "a", value: "v", expires: 253_402_300_799).serialized()
-                == "a=v; Expires=Fri, 31 Dec 9999 23:59:59 GMT")
+                == "a=v; Expires=Fri, 31 Dec 9999 23:59:59 GMT"
+        )
         #expect(throws: CookieError.invalidExpires(253_402_300_800)) {
             try SetCookie(name: "a", value: "v", expires: 253_402_300_800).serialized()
         }
@@ -175,7 +186,8 @@ import Testing
     @Test func deleting_expiresAtEpoch() throws {
         #expect(
             try SetCookie.deleting("sid", path: "/").serialized()
-                == "sid=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/")
+                == "sid=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/"
+        )
     }
 
     @Test func errors_describeThemselves() {
@@ -233,10 +245,12 @@ import Testing
         let output = try #require(runNodeScript(script, input: jsonInput))
         var expected = output
         expected.removeLast()  // newline
-        let ours = "[" + samples.map { sample in
-            let decoded = PercentEncoding.decodeComponent(sample).map(Self.jsonQuote) ?? "null"
-            return "[" + Self.jsonQuote(PercentEncoding.encodeComponent(sample)) + "," + decoded + "]"
-        }.joined(separator: ",") + "]"
+        let ours =
+            "["
+            + samples.map { sample in
+                let decoded = PercentEncoding.decodeComponent(sample).map(Self.jsonQuote) ?? "null"
+                return "[" + Self.jsonQuote(PercentEncoding.encodeComponent(sample)) + "," + decoded + "]"
+            }.joined(separator: ",") + "]"
         #expect(ours == expected)
     }
 

@@ -195,8 +195,10 @@ import Testing
         #expect(JSONValue.object([:]).serialized == "{}")
         #expect(JSONValue.array([]).serialized == "[]")
         #expect(([1, 2.5, -0.0, nil, true, "a/b"] as JSONValue).serialized == #"[1,2.5,0,null,true,"a/b"]"#)
-        #expect(JSONValue.string("\"\\\u{8}\u{C}\n\r\t\u{0}\u{1F}\u{7F}é\u{2028}").serialized
-            == "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u001f\u{7F}é\u{2028}\"")
+        #expect(
+            JSONValue.string("\"\\\u{8}\u{C}\n\r\t\u{0}\u{1F}\u{7F}é\u{2028}").serialized
+                == "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u001f\u{7F}é\u{2028}\""
+        )
         #expect(JSONValue.number(.nan).serialized == "null")
         #expect(JSONValue.number(.infinity).serialized == "null")
         #expect(users.description == users.serialized)

@@ -107,8 +107,15 @@ public struct SetCookie: Sendable, Equatable {
 
     /// A cookie with the given attributes; nothing is checked until `serialized()`.
     public init(
-        name: String, value: String, expires: Int? = nil, maxAge: Int? = nil, domain: String? = nil,
-        path: String? = nil, secure: Bool = false, httpOnly: Bool = false, sameSite: SameSite? = nil
+        name: String,
+        value: String,
+        expires: Int? = nil,
+        maxAge: Int? = nil,
+        domain: String? = nil,
+        path: String? = nil,
+        secure: Bool = false,
+        httpOnly: Bool = false,
+        sameSite: SameSite? = nil
     ) {
         self.name = name
         self.value = value
