@@ -31,6 +31,9 @@ import Testing
         #expect(route.match("/about.html") == nil)
         #expect(route.match("/abou") == nil)
         #expect(try Self.pattern("/café").match("/caf%C3%A9") == [:])
+        #expect(try Self.pattern("/caf%C3%A9").match("/café") == [:])
+        #expect(try Self.pattern("/a%20b").match("/a%20b") == [:])
+        #expect(try Self.pattern("/100%").match("/100%25") == [:])
     }
 
     @Test func root() throws {

@@ -100,6 +100,9 @@ import Testing
         // A zero or negative lifetime still makes a session that lives for a millisecond, never one born expired.
         let id = store.create(lifetime: 0)
         #expect(store.get(id) == [:])
+        // An enormous lifetime saturates instead of overflowing.
+        let forever = store.create(lifetime: .max)
+        #expect(store.expiry(of: forever) == .max)
     }
 
     @Test func maxEntries_boundsTheStore_evictingSoonestExpiringFirst() {

@@ -2,7 +2,8 @@
 ///
 /// Rules (Express's defaults where they fit):
 /// - The pattern and the path are split on `/`. A literal segment matches the same text, case-sensitively (RFC 3986
-///   §6.2.2.1: paths are case-sensitive), after percent-decoding the path's segment, so `/caf%C3%A9` matches `/café`.
+///   §6.2.2.1: paths are case-sensitive), both sides percent-decoded, so `/caf%C3%A9` matches `/café` and
+///   `/a%20b` matches `/a b`.
 /// - `:name` matches one non-empty segment and captures it percent-decoded, as `decodeURIComponent` would. Names are
 ///   letters, digits and `_`. A segment whose percent-encoding is invalid (`%zz`, a lone `%`, bytes that are not
 ///   UTF-8) makes the path not match: it is not a path any route was written for.
@@ -54,7 +55,8 @@ public struct RoutePattern: Sendable, Equatable, CustomStringConvertible, Expres
                 segments.append(.parameter(name))
             } else {
                 guard !part.contains("*") else { throw .wildcardNotLast(pattern) }
-                segments.append(.literal(String(part)))
+                // Literals are compared with decoded path segments, so a literal written encoded is decoded too.
+                segments.append(.literal(PercentEncoding.decodeComponent(part) ?? String(part)))
             }
         }
         self.description = pattern

@@ -36,7 +36,9 @@ extension SessionStore {
     /// Starts a session holding `data` that lasts `lifetime` milliseconds from now, and returns its new id.
     public func create(_ data: [String: String] = [:], lifetime: Int) -> String {
         let id = SessionID.generate()
-        set(id, data, expiresAt: now() + max(1, lifetime))
+        // Saturating: a lifetime of `.max` means "until the end of time", not an overflow trap.
+        let (expiresAt, overflow) = now().addingReportingOverflow(max(1, lifetime))
+        set(id, data, expiresAt: overflow ? .max : expiresAt)
         return id
     }
 }
