@@ -6,7 +6,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+long netcore_getrandom(void *buffer, unsigned long length, unsigned int flags) {
+    return (long)getrandom(buffer, (size_t)length, flags);
+}
 
 int netcore_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return accept4(fd, addr, len, flags);

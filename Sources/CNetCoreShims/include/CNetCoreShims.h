@@ -23,6 +23,10 @@ int netcore_ignore_sigpipe_if_default(void);
 /// pipe2(2) with O_NONBLOCK | O_CLOEXEC, hidden behind _GNU_SOURCE like accept4.
 int netcore_pipe_cloexec_nonblock(int fds[2]);
 
+/// getrandom(2) with `flags` (0: the urandom pool, blocking only until it is first initialised).
+/// Glibc's Swift module does not declare it (<sys/random.h>). Returns the byte count, or -1 with errno.
+long netcore_getrandom(void *buffer, unsigned long length, unsigned int flags);
+
 /// errno, readable from Swift without going through the thread-local macro.
 int netcore_errno(void);
 #endif
