@@ -7,6 +7,12 @@ public struct BodyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// One line saying what was wrong.
     public let message: String
 
+    /// An error answered with `status` (0: the client went away) and a one-line `message`.
+    public init(status: Int, message: String) {
+        self.status = status
+        self.message = message
+    }
+
     /// The client went away before the body was complete: there is nobody to answer.
     public var isAborted: Bool { status == 0 }
 

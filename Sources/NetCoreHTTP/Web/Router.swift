@@ -47,28 +47,29 @@ public final class Router {
     /// An empty router.
     public init() {}
 
-    /// Adds a route for `method` (e.g. "GET") and `pattern` (e.g. "/user/:id"). Routes are tried in the order added.
+    /// Adds a route for `method` (e.g. "GET") and `pattern` (e.g. "/user/:id"; a string literal is checked when it is
+    /// made, `try RoutePattern(text)` for patterns built at run time). Routes are tried in the order added.
     @discardableResult
-    public func on(_ method: String, _ pattern: String, _ handler: @escaping Handler) -> Router {
-        routes.append(Route(method: method.uppercased(), pattern: RoutePattern(pattern), handler: handler))
+    public func on(_ method: String, _ pattern: RoutePattern, _ handler: @escaping Handler) -> Router {
+        routes.append(Route(method: method.uppercased(), pattern: pattern, handler: handler))
         return self
     }
 
     /// Adds a GET route (also used for HEAD unless a HEAD route matches).
     @discardableResult
-    public func get(_ pattern: String, _ handler: @escaping Handler) -> Router { on("GET", pattern, handler) }
+    public func get(_ pattern: RoutePattern, _ handler: @escaping Handler) -> Router { on("GET", pattern, handler) }
     /// Adds a POST route.
     @discardableResult
-    public func post(_ pattern: String, _ handler: @escaping Handler) -> Router { on("POST", pattern, handler) }
+    public func post(_ pattern: RoutePattern, _ handler: @escaping Handler) -> Router { on("POST", pattern, handler) }
     /// Adds a PUT route.
     @discardableResult
-    public func put(_ pattern: String, _ handler: @escaping Handler) -> Router { on("PUT", pattern, handler) }
+    public func put(_ pattern: RoutePattern, _ handler: @escaping Handler) -> Router { on("PUT", pattern, handler) }
     /// Adds a PATCH route.
     @discardableResult
-    public func patch(_ pattern: String, _ handler: @escaping Handler) -> Router { on("PATCH", pattern, handler) }
+    public func patch(_ pattern: RoutePattern, _ handler: @escaping Handler) -> Router { on("PATCH", pattern, handler) }
     /// Adds a DELETE route.
     @discardableResult
-    public func delete(_ pattern: String, _ handler: @escaping Handler) -> Router { on("DELETE", pattern, handler) }
+    public func delete(_ pattern: RoutePattern, _ handler: @escaping Handler) -> Router { on("DELETE", pattern, handler) }
 
     /// The request handler to give `HTTP.createServer`.
     public var handler: (IncomingMessage, ServerResponse) -> Void {

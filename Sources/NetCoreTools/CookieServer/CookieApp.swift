@@ -37,10 +37,10 @@ final class LoginApp {
     static let lifetimeSeconds = 5 * 60
 
     private let remembering: Remembering
-    private let clock: () -> Int64
+    private let clock: () -> Int
 
     /// `clock` gives the wall-clock time in milliseconds (injectable for tests).
-    init(remembering: Remembering, clock: @escaping () -> Int64 = { FileSystem.wallClockNanoseconds() / 1_000_000 }) {
+    init(remembering: Remembering, clock: @escaping () -> Int = InMemorySessionStore.wallClockMilliseconds) {
         self.remembering = remembering
         self.clock = clock
     }
@@ -71,7 +71,7 @@ final class LoginApp {
             guard let name = cookies["name"], !name.isEmpty else { return nil }
             return name
         case .inSession(let store):
-            guard let id = cookies["session"], let session = store.get(id, now: clock()) else { return nil }
+            guard let id = cookies["session"], let session = store.get(id) else { return nil }
             return session["name"]
         }
     }
@@ -83,14 +83,14 @@ final class LoginApp {
             return
         }
         let now = clock()
-        let expires = Int(now / 1000) + Self.lifetimeSeconds
+        let expires = now / 1000 + Self.lifetimeSeconds
         let cookie: SetCookie
         switch remembering {
         case .inCookie:
             cookie = SetCookie(name: "name", value: name, expires: expires, path: "/", httpOnly: true)
         case .inSession(let store):
             let id = SessionID.generate()
-            store.set(id, ["name": name], expiresAt: now + Int64(Self.lifetimeSeconds) * 1000, now: now)
+            store.set(id, ["name": name], expiresAt: now + Self.lifetimeSeconds * 1000)
             cookie = SetCookie(name: "session", value: id, expires: expires, path: "/", httpOnly: true)
         }
         guard let header = try? cookie.serialized() else {

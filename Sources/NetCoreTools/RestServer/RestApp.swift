@@ -39,7 +39,7 @@ final class RestApp {
             response.end(currentUsersJSON())
         }
         router.post("/user") { [unowned self] request, response, _ in
-            readName(request, response, label: "POST") { name in
+            readName(request, response, label: "POST") { [self] name in
                 let id = nextID()
                 users[id] = .string(name)
                 usersJSON = nil
@@ -49,7 +49,7 @@ final class RestApp {
         }
         router.put("/user/:id") { [unowned self] request, response, match in
             let id = match["id"] ?? ""
-            readName(request, response, label: "PUT") { name in
+            readName(request, response, label: "PUT") { [self] name in
                 users[id] = .string(name)
                 usersJSON = nil
                 response.writeHead(200, nil, ["Content-Type": "text/plain; charset=utf-8"])
@@ -62,7 +62,7 @@ final class RestApp {
             response.writeHead(200, nil, ["Content-Type": "text/plain; charset=utf-8"])
             response.end(currentUsersJSON())
         }
-        router.fallback = { [unowned self] request, response, match in
+        router.fallback = { request, response, match in
             if request.method == "GET" || request.method == "HEAD", files.serve(match.path, response) { return }
             // As the seed answers: no Content-Type, the body framed as Node frames it after writeHead.
             response.writeHead(404)
