@@ -1,3 +1,4 @@
+import CNetCoreShims
 @preconcurrency import Glibc
 
 /// Worker processes of the running program (Node's `cluster.fork()`): re-running this very executable with other

@@ -1,3 +1,4 @@
+import CNetCoreShims
 @preconcurrency import Glibc
 
 /// A TCP port held without listening, so it gets no connections: a socket bound *exclusively* (no `SO_REUSEPORT`
