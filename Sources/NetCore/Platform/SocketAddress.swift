@@ -1,3 +1,5 @@
+// See Server.swift: the shim module can own SOCK_STREAM in a compile job, so import it where the constant is used.
+import CNetCoreShims
 @preconcurrency import Glibc
 
 /// An address a socket can bind or connect to: IPv4, IPv6 or a Unix-domain path.

@@ -1,3 +1,6 @@
+// CNetCoreShims includes <sys/socket.h>: when a compile job loads it before Glibc, it owns SOCK_STREAM & co., and a
+// file importing only Glibc cannot see them ("cannot find 'SOCK_STREAM'", depending on how files are batched).
+import CNetCoreShims
 import Dispatch
 @preconcurrency import Glibc
 
