@@ -67,14 +67,14 @@ public enum HelloServerProgram {
     static let greetingTail = Buffer("Hello Server!")
 
     /// server1.js: `res.write('<h1>Hello Node!</h1>'); res.end('Hello Server!')`.
-    static func greet(_ response: HTTPServerResponse) {
+    static func greet(_ response: ServerResponse) {
         response.writeHead(200, headers: htmlHeaders)
         response.write(greetingHead)
         response.end(greetingTail)
     }
 
     /// server2.js: `fs.readFile(F)`, then 200 with the bytes, or 500 with `err.message`.
-    static func serveFile(_ path: String, _ response: HTTPServerResponse) {
+    static func serveFile(_ path: String, _ response: ServerResponse) {
         switch readFile(path) {
         case .success(let bytes):
             var headers = htmlHeaders

@@ -49,7 +49,7 @@ public enum RestServerProgram {
             let limit = try parsed.integer("max-body", in: 0...Int(Int32.max)) ?? Body.defaultLimit
             var files = StaticFiles.embedded
             if let root = parsed.values["root"] {
-                do {
+                do throws(SystemError) {
                     files = .directory(try FileResolver(root: root))
                 } catch {
                     throw WebServer.StartupFailure(.cannotListen, "cannot serve from --root \(root): \(error.message)")
