@@ -73,7 +73,8 @@ final class ClientConnection: IncomingMessageSource {
                 message.source = self
                 response = message
                 if !Self.allowsReuse(head) { isSpent = true }
-                message.once(.end) { [unowned self] in responseEnded(request) }
+                // Weak: a body that arrived whole can be consumed after the connection has closed and gone.
+                message.once(.end) { [weak self] in self?.responseEnded(request) }
                 request.receivedResponse(message)
             case .body(let bytes):
                 response?.push(bytes)
