@@ -9,7 +9,7 @@ import Testing
 func runClientLoop(
     seconds: Int = 20,
     sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: (_ loop: EventLoop, _ keep: (AnyObject) -> Void) throws -> Void
+    _ body: (_ loop: EventLoop, _ keep: @escaping (AnyObject) -> Void) throws -> Void
 ) rethrows {
     let loop = try! EventLoop()
     var timedOut = false

@@ -64,6 +64,14 @@ final class ClientConnection: IncomingMessageSource {
     }
 
     private func handle(_ events: [HTTPResponseParser.Event], for request: ClientRequest) {
+        var events = events
+        // The parser reports a head before finding its framing invalid (a bad Content-Length); such a head is a
+        // parse error only, as in Node: no `response` for it.
+        if let index = events.firstIndex(where: { if case .head = $0 { true } else { false } }),
+            index + 1 < events.count, case .error = events[index + 1]
+        {
+            events.remove(at: index)
+        }
         for event in events {
             // A listener may have destroyed the request or the socket.
             guard self.request === request, !socket.destroyed else { return }
@@ -129,7 +137,10 @@ final class ClientConnection: IncomingMessageSource {
 
     private func peerEnded() {
         guard let request else { return }  // a free connection: `close` follows and the agent drops it
-        handle(parser.finish(), for: request)
+        // A close-delimited body ends here. A truncated response is not a parse error: `close` follows and reports
+        // it as Node does ("socket hang up" before the head, "aborted" on the response after it).
+        let events = parser.finish().filter { if case .error = $0 { return false } else { return true } }
+        handle(events, for: request)
     }
 
     /// `close` follows: a cut response is reported there; a request still waiting for its head gets this error.
