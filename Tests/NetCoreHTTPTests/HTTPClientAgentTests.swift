@@ -225,4 +225,65 @@ import Testing
         #expect(secondReused == false)
         #expect(server?.connections == 2)
     }
+
+    @Test func agentTimeout_closesAnIdleFreeSocket() throws {
+        var server: CountingServer?
+        var freeClosed = false
+        var freeAfter = -1
+        runClientLoop { loop, keep in
+            let counting = CountingServer(loop: loop)
+            server = counting
+            let agent = Agent(keepAlive: true, timeout: 30, loop: loop)
+            keep(agent)
+            listenLocally(counting.http, agent: .agent(agent)) { options in
+                let request = HTTP.get(options) { res in res.resume() }
+                request.on(.close) {
+                    loop.nextTick {
+                        guard let free = agent.freeSockets.values.first?.first else {
+                            Issue.record("no free socket")
+                            counting.http.close()
+                            return
+                        }
+                        free.on(.close) { _ in
+                            freeClosed = true
+                            freeAfter = agent.freeSockets.count
+                            counting.http.close()
+                        }
+                    }
+                }
+            }
+        }
+        #expect(freeClosed)
+        #expect(freeAfter == 0)
+        #expect(server?.closes == 1)
+    }
+
+    @Test func defaultAgent_isTheLoopsGlobalKeepAliveAgent() throws {
+        var server: CountingServer?
+        var bodies: [String] = []
+        var isGlobal = false
+        runClientLoop { loop, keep in
+            let counting = CountingServer(loop: loop)
+            server = counting
+            counting.http.listen(port: 0, host: "127.0.0.1") {
+                let options = ClientRequest.Options(host: "127.0.0.1", port: counting.http.address()!.port, loop: loop)
+                let first = HTTP.get(options) { res in readBody(res) { bodies.append(String(decoding: $0, as: UTF8.self)) } }
+                isGlobal = first.agent === Agent.global(for: loop) && first.agent.keepAlive
+                first.on(.close) {
+                    loop.nextTick {
+                        HTTP.get(options) { res in
+                            readBody(res) {
+                                bodies.append(String(decoding: $0, as: UTF8.self))
+                                Agent.global(for: loop).destroy()
+                                counting.http.close()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(isGlobal)
+        #expect(bodies == ["body of /", "body of /"])
+        #expect(server?.connections == 1)
+    }
 }

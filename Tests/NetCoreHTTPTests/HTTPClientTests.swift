@@ -316,4 +316,50 @@ import Testing
         // 16 KiB high-water mark, plus at most one burst of socket reads (16 reads of 64 KiB) and the head.
         #expect(maxUnread < 2 * 1024 * 1024, "unread bytes reached \(maxUnread)")
     }
+
+    /// A request body larger than the socket's buffers, written with `write` until it returns false and resumed on
+    /// `drain`, arrives whole.
+    @Test func write_returnsFalseUnderBackpressure_andDrainResumes() throws {
+        let total = 900 * 1024
+        var received = 0
+        var sawFalse = false
+        var drains = 0
+        runClientLoop { loop, keep in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                req.on(.data) { received += $0.count }
+                req.on(.end) { res.end("got \(received)") }
+            }
+            keep(server)
+            listenLocally(server, agent: .none) { options in
+                var options = options
+                options.method = "POST"
+                options.headers = ["Content-Length": String(total)]
+                let request = HTTP.request(options) { res in
+                    res.resume()
+                    res.on(.end) { server.close() }
+                }
+                let block = Buffer([UInt8](repeating: 0x62, count: 64 * 1024))
+                var sent = 0
+                func pump() {
+                    while sent < total {
+                        let part = sent + block.count <= total ? block : Buffer(Array(block.bytes[..<(total - sent)]))
+                        sent += part.count
+                        if !request.write(part) {
+                            sawFalse = true
+                            request.once(.drain) {
+                                drains += 1
+                                pump()
+                            }
+                            return
+                        }
+                    }
+                    request.end()
+                }
+                pump()
+            }
+        }
+        #expect(received == total)
+        #expect(sawFalse)
+        #expect(drains > 0)
+    }
 }

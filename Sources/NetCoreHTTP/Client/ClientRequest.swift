@@ -304,7 +304,7 @@ public final class ClientRequest {
         if !parts.isEmpty { connection.socket.write(contentsOf: parts) }
         let socket = connection.socket
         loop.nextTick { [self] in
-            guard !destroyed || self.socket != nil else { return }
+            guard !closeEmitted else { return }
             socketListeners.emit(socket)
             if needsDrain && socket.writableLength < socket.writableHighWaterMark { socketDrained() }
         }
