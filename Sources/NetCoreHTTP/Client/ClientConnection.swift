@@ -44,6 +44,10 @@ final class ClientConnection: IncomingMessageSource {
         parser = HTTPResponseParser(isHeadRequest: request.method == "HEAD")
         interim = InterimResponseScanner()
         response = nil
+        if isReadingPausedForMessage {
+            isReadingPausedForMessage = false
+            socket.resume()
+        }
         socket.ref()
         socket.setTimeout(request.timeout ?? 0)
         request.attach(self)

@@ -57,3 +57,18 @@ extension ClientRequest.Event where Payload == Void {
     /// The server sent `100 Continue` (for a request with `Expect: 100-continue`).
     public static var `continue`: Self { Self { $0.continueListeners.add($1, once: $2) } }
 }
+
+/// An interim (1xx) response as the `information` event gives it (Node's `{statusCode, statusMessage, httpVersion,
+/// headers, rawHeaders}`).
+public struct InformationalResponse: Sendable {
+    /// 100, 102, 103, …
+    public let statusCode: Int
+    /// The reason phrase.
+    public let statusMessage: String
+    /// `"1.1"`.
+    public let httpVersion: String
+    /// The fields with Node's rules.
+    public let headers: IncomingHeaders
+    /// Names and values alternating, as received.
+    public let rawHeaders: [String]
+}

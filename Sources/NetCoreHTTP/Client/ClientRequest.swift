@@ -11,8 +11,9 @@ import NetCore
 /// Events, in Node's order: `socket`, `finish` (the whole request was handed to the socket), `information` and
 /// `continue` (interim 1xx responses), `response` (the head of the final response: read its body from the
 /// `IncomingMessage`), `timeout`, `abort`, `error` (a `SocketError` with Node's code: `ECONNREFUSED`, `ENOENT`,
-/// `ECONNRESET` "socket hang up", `HPE_…`), and `close` last. A response cut mid-body emits `aborted` and `error`
-/// ("aborted") on the response instead. Loop-confined.
+/// `ECONNRESET` "socket hang up", `HPE_…`), and `close` (after the response's `end`, before its `close`, as in Node).
+/// A response cut mid-body emits `aborted` and `error` ("aborted") on the response instead, then the request's
+/// `close`. Loop-confined.
 public final class ClientRequest {
     /// The request method.
     public let method: String
@@ -384,21 +385,6 @@ public final class ClientRequest {
         continueListeners.removeAll()
         informationListeners.removeAll()
     }
-}
-
-/// An interim (1xx) response as the `information` event gives it (Node's `{statusCode, statusMessage, httpVersion,
-/// headers, rawHeaders}`).
-public struct InformationalResponse: Sendable {
-    /// 100, 102, 103, …
-    public let statusCode: Int
-    /// The reason phrase.
-    public let statusMessage: String
-    /// `"1.1"`.
-    public let httpVersion: String
-    /// The fields with Node's rules.
-    public let headers: IncomingHeaders
-    /// Names and values alternating, as received.
-    public let rawHeaders: [String]
 }
 
 @available(*, unavailable)
