@@ -247,4 +247,33 @@ import Testing
         }
         #expect(codes == ["ERR_STREAM_WRITE_AFTER_END"])
     }
+
+    @Test func invalidPathOrMethod_emitsNodesCodes_andSendsNothing() throws {
+        var codes: [String] = []
+        var closes = 0
+        var connections = 0
+        runClientLoop { loop, keep in
+            let server = HTTP.createServer(loop: loop) { _, res in res.end() }
+            keep(server)
+            server.on(.connection) { _ in connections += 1 }
+            listenLocally(server, agent: .none) { options in
+                var badPath = options
+                badPath.path = "/a b\r\nX-Injected: 1"
+                var badMethod = options
+                badMethod.method = "GE T"
+                for options in [badPath, badMethod] {
+                    let request = HTTP.request(options) { _ in Issue.record("no response expected") }
+                    request.end()
+                    request.on(.error) { codes.append($0.code) }
+                    request.on(.close) {
+                        closes += 1
+                        if closes == 2 { server.close() }
+                    }
+                }
+            }
+        }
+        #expect(codes.sorted() == ["ERR_INVALID_HTTP_TOKEN", "ERR_UNESCAPED_CHARACTERS"])
+        #expect(closes == 2)
+        #expect(connections == 0)
+    }
 }

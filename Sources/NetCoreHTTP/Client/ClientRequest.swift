@@ -93,11 +93,32 @@ public final class ClientRequest {
         fields = HTTPHeaders()
         for (name, value) in options.headers where Self.isValid(name, value) { fields.add(name: name, value: value) }
         if let callback { responseListeners.appendOnce(callback) }
+        if let invalid = Self.validate(method: method, path: path) {
+            // Node throws here; an `error` event keeps one way of reporting failures (and nothing is sent).
+            destroyed = true
+            loop.nextTick { [self] in
+                fail(invalid)
+                emitClose()
+            }
+            return
+        }
         loop.nextTick { [self] in
             guard !destroyed else { return }
             isQueued = true
             agent.addRequest(self)
         }
+    }
+
+    /// Node's checks: the method must be a token (`ERR_INVALID_HTTP_TOKEN`), the path free of spaces and control
+    /// characters (`ERR_UNESCAPED_CHARACTERS`), which would otherwise split the request line.
+    private static func validate(method: String, path: String) -> SocketError? {
+        if !method.utf8.allSatisfy({ HTTPSyntax.isToken($0) }) {
+            return SocketError(code: "ERR_INVALID_HTTP_TOKEN", message: "Method must be a valid HTTP token [\"\(method)\"]")
+        }
+        if path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
+            return SocketError(code: "ERR_UNESCAPED_CHARACTERS", message: "Request path contains unescaped characters")
+        }
+        return nil
     }
 
     /// The agent's pool key for this request (Node's `agent.getName(options)`).
