@@ -1,108 +1,60 @@
 import NetCore
 
-/// A one-shot HTTP/1.1 client over NetCore: sends one request over a Unix socket or TCP and reports the response
-/// head, each body chunk as it arrives (chunked coding decoded), and the end. A request body, if any, is sent with
-/// chunked framing, one chunk per part.
-public final class HTTPClientRequest {
-    /// Where to connect.
-    public enum Destination: Sendable {
-        case unix(path: String)
-        case tcp(host: String, port: Int)
-    }
-
-    private let socket: Socket
-    private var parser: HTTPResponseParser
-    private var responseListeners = Listeners<HTTPResponseParser.Head>()
-    private var dataListeners = Listeners<Buffer>()
-    private var endListeners = Listeners<Void>()
-    private var errorListeners = Listeners<String>()
-    private var isDone = false
-
-    /// Starts the request: `method target` with `headers` (a `Host` is added when missing), and `body` parts.
-    public init(
-        loop: EventLoop = .current,
-        method: String = "GET",
-        target: String,
-        destination: Destination,
-        headers: HTTPHeaders = HTTPHeaders(),
-        body: [Buffer] = []
-    ) {
-        socket = Socket(loop: loop)
-        parser = HTTPResponseParser(isHeadRequest: method == "HEAD")
-        var headers = headers
-        if headers["Host"] == nil { headers.add(name: "Host", value: "localhost") }
-        if !body.isEmpty { headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }
-        var text = "\(method) \(target) HTTP/1.1\r\n"
-        for (name, value) in headers { text += "\(name): \(value)\r\n" }
-        text += "\r\n"
-        var parts = [Buffer(text)]
-        for part in body where !part.isEmpty {
-            parts += ChunkedEncoder.frame(part.bytes).map(Buffer.init)
-        }
-        if !body.isEmpty { parts.append(Buffer(ChunkedEncoder.lastChunk)) }
-        socket.write(contentsOf: parts)
-
-        socket.on(.data) { [unowned self] chunk in handle(parser.feed(chunk.bytes)) }
-        socket.on(.end) { [unowned self] in handle(parser.finish()) }
-        socket.on(.error) { [unowned self] error in fail(error.message) }
-        socket.on(.close) { [unowned self] _ in
-            if !isDone { fail("connection closed before the response was complete") }
-        }
-        switch destination {
-        case .unix(let path): socket.connect(path: path)
-        case .tcp(let host, let port): socket.connect(port: port, host: host)
-        }
-    }
-
-    private func handle(_ events: [HTTPResponseParser.Event]) {
-        for event in events where !isDone {
-            switch event {
-            case .head(let head): responseListeners.emit(head)
-            case .body(let bytes): dataListeners.emit(Buffer(bytes))
-            case .end:
-                isDone = true
-                endListeners.emit(())
-                socket.end()
-            case .error(let error): fail(error.reason)
-            }
-        }
-    }
-
-    private func fail(_ message: String) {
-        guard !isDone else { return }
-        isDone = true
-        errorListeners.emit(message)
-        socket.destroy()
-    }
-
-    /// Calls `listener` with the status line and headers.
+/// Node's `http.request` and `http.get`, on NetCore. The request machinery is in `Client/`: `ClientRequest` (the
+/// writable request), `Agent` (connection pooling), and the internal `ClientConnection`.
+extension HTTP {
+    /// Starts a request (Node's `http.request(options[, callback])`). `callback`, if given, is a `response`
+    /// listener. Write the body with `write`, and call `end()`: nothing is complete before that.
     @discardableResult
-    public func onResponse(_ listener: @escaping (HTTPResponseParser.Head) -> Void) -> Self {
-        responseListeners.append(listener)
-        return self
+    public static func request(
+        _ options: ClientRequest.Options,
+        _ callback: ((IncomingMessage) -> Void)? = nil
+    ) -> ClientRequest {
+        ClientRequest(options, callback)
     }
 
-    /// Calls `listener` with each body chunk as it arrives.
+    /// Starts a request for `url` (`http://host[:port]/path?query`), with `options`' other settings (Node's
+    /// `http.request(url[, options][, callback])`). Throws `ERR_INVALID_URL` or `ERR_INVALID_PROTOCOL`.
     @discardableResult
-    public func onData(_ listener: @escaping (Buffer) -> Void) -> Self {
-        dataListeners.append(listener)
-        return self
+    public static func request(
+        _ url: String,
+        _ options: ClientRequest.Options = ClientRequest.Options(),
+        _ callback: ((IncomingMessage) -> Void)? = nil
+    ) throws(SocketError) -> ClientRequest {
+        ClientRequest(try merged(url, options), callback)
     }
 
-    /// Calls `listener` when the response is complete.
+    /// A `GET` request that is ended at once (Node's `http.get`).
     @discardableResult
-    public func onEnd(_ listener: @escaping () -> Void) -> Self {
-        endListeners.append(listener)
-        return self
+    public static func get(
+        _ options: ClientRequest.Options,
+        _ callback: ((IncomingMessage) -> Void)? = nil
+    ) -> ClientRequest {
+        var options = options
+        options.method = "GET"
+        let request = ClientRequest(options, callback)
+        request.end()
+        return request
     }
 
-    /// Calls `listener` with a one-line message if the connection or the response fails.
+    /// A `GET` request for `url`, ended at once (Node's `http.get(url[, options][, callback])`).
     @discardableResult
-    public func onError(_ listener: @escaping (String) -> Void) -> Self {
-        errorListeners.append(listener)
-        return self
+    public static func get(
+        _ url: String,
+        _ options: ClientRequest.Options = ClientRequest.Options(),
+        _ callback: ((IncomingMessage) -> Void)? = nil
+    ) throws(SocketError) -> ClientRequest {
+        get(try merged(url, options), callback)
+    }
+
+    private static func merged(_ url: String, _ options: ClientRequest.Options) throws(SocketError)
+        -> ClientRequest.Options
+    {
+        var merged = options
+        let parsed = try ClientRequest.Options(url: url)
+        merged.host = parsed.host
+        merged.port = parsed.port
+        merged.path = parsed.path
+        return merged
     }
 }
-
-@available(*, unavailable)
-extension HTTPClientRequest: Sendable {}

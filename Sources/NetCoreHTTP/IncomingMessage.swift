@@ -65,6 +65,7 @@ public final class IncomingMessage {
     private var endListeners = Listeners<Void>()
     private var closeListeners = Listeners<Void>()
     private var abortedListeners = Listeners<Void>()
+    private var errorListeners = Listeners<SocketError>()
     private var cachedHeaders: IncomingHeaders?
 
     init(request head: HTTPRequestHead, socket: Socket, maxHeadersCount: Int) {
@@ -210,6 +211,7 @@ public final class IncomingMessage {
         endListeners.removeAll()
         closeListeners.removeAll()
         abortedListeners.removeAll()
+        errorListeners.removeAll()
     }
 
     private func updateBackpressure() {
@@ -251,10 +253,13 @@ public final class IncomingMessage {
     }
 
     /// The connection closed before the body was complete (`aborted`, then `close`), or after (only `close`).
-    func connectionClosed() {
+    /// `error` (the client's `ECONNRESET` "aborted") is emitted after `aborted`, to `error` listeners only: Node
+    /// emits it only when someone listens.
+    func connectionClosed(error: SocketError? = nil) {
         if !complete && !aborted {
             aborted = true
             abortedListeners.emit(())
+            if let error { errorListeners.emit(error) }
         }
         buffered.removeAll()
         bufferedBytes = 0
@@ -294,6 +299,11 @@ extension IncomingMessage.Event where Payload == Void {
     public static var close: Self { Self { $0.closeListeners.add($1, once: $2) } }
     /// The peer went away before the body was complete.
     public static var aborted: Self { Self { $0.abortedListeners.add($1, once: $2) } }
+}
+
+extension IncomingMessage.Event where Payload == SocketError {
+    /// A response (client side) was cut before its body was complete: `ECONNRESET` "aborted", after `aborted`.
+    public static var error: Self { Self { $0.errorListeners.add($1, once: $2) } }
 }
 
 @available(*, unavailable)

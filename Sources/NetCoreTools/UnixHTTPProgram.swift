@@ -107,15 +107,14 @@ public enum UnixHTTPProgram {
                 guard parsed.positionals.count == 1, let target = parsed.positionals.first else {
                     throw Arguments.UsageError(description: "get needs exactly one TARGET, e.g. '/?file=main.txt'")
                 }
-                let destination: HTTPClientRequest.Destination =
-                    port.map { .tcp(host: "127.0.0.1", port: $0) }
-                    ?? .unix(path: parsed.values["socket"] ?? defaultSocketPath)
-                return get(
-                    target: target,
-                    method: parsed.values["method"] ?? "GET",
-                    destination: destination,
-                    body: parsed.allValues["data"] ?? []
-                )
+                var options = ClientRequest.Options(method: parsed.values["method"] ?? "GET", path: target)
+                if let port {
+                    options.host = "127.0.0.1"
+                    options.port = port
+                } else {
+                    options.socketPath = parsed.values["socket"] ?? defaultSocketPath
+                }
+                return get(options, body: parsed.allValues["data"] ?? [])
             }
             if let extra = parsed.positionals.first {
                 throw Arguments.UsageError(description: "unexpected argument '\(extra)'")
@@ -154,37 +153,31 @@ public enum UnixHTTPProgram {
 
     // MARK: - get
 
-    static func get(target: String, method: String, destination: HTTPClientRequest.Destination, body: [String]) -> Int32
-    {
-        let loop = EventLoop.main
+    /// One request on the NetCoreHTTP client, printed as the seed's client prints it (`STATUS:`, `HEADERS:` as
+    /// `JSON.stringify(res.headers)`, one `chunk o' data :` line per body chunk). The `--data` parts are written one
+    /// by one, so the body goes out chunked.
+    static func get(_ options: ClientRequest.Options, body: [String]) -> Int32 {
+        var options = options
+        options.loop = EventLoop.main
+        options.agent = .none  // one request: `Connection: close`, nothing pooled
         var exitCode = ExitCode.success
-        var decoder = UTF8StreamDecoder()
-        let request = HTTPClientRequest(
-            loop: loop,
-            method: method,
-            target: target,
-            destination: destination,
-            body: body.map { Buffer($0) }
-        )
-        var gotHead = false
-        request.onResponse { head in
-            gotHead = true
-            Console.line("STATUS: \(head.status)")
-            Console.line("HEADERS: \(JSON.object(head.headers))")
+        let request = HTTP.request(options) { res in
+            Console.line("STATUS: \(res.statusCode)")
+            Console.line("HEADERS: \(res.headers)")
+            res.setEncoding(.utf8)
+            res.on(.data) { chunk in Console.line("chunk o' data : \(chunk)") }
+            res.on(.error) { error in
+                Console.error("unix-http: problem with request: \(error.message)")
+                exitCode = .badResponse
+            }
         }
-        request.onData { chunk in
-            let text = chunk.bytes.withUnsafeBytes { decoder.write($0) }
-            if !text.isEmpty { Console.line("chunk o' data : \(text)") }
+        request.on(.error) { error in
+            Console.error("unix-http: problem with request: \(error.message)")
+            exitCode = request.res == nil ? .cannotConnect : .badResponse
         }
-        request.onEnd {
-            let tail = decoder.end()
-            if !tail.isEmpty { Console.line("chunk o' data : \(tail)") }
-        }
-        request.onError { message in
-            Console.error("unix-http: problem with request: \(message)")
-            exitCode = gotHead ? .badResponse : .cannotConnect
-        }
-        loop.run()
+        for part in body { request.write(part) }
+        request.end()
+        EventLoop.main.run()
         return exitCode.rawValue
     }
 }

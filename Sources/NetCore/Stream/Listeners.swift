@@ -89,9 +89,9 @@ package struct Listeners<Payload> {
     }
 }
 
-/// Reports an `error` event nobody listens to. Node would crash the process; a toolkit for experiments
-/// prints one line on stderr instead, so the error is never silently lost.
-func reportUnhandled(_ error: SocketError, on what: String) {
+/// Reports an `error` event nobody listens to (NetCoreHTTP's client uses it too, hence `package`). Node would crash
+/// the process; a toolkit for experiments prints one line on stderr instead, so the error is never silently lost.
+package func reportUnhandled(_ error: SocketError, on what: String) {
     var line = "NetCore: unhandled 'error' event on \(what): \(error.code): \(error.message)\n"
     line.withUTF8 { bytes in
         _ = try? Posix.write(2, UnsafeRawBufferPointer(bytes))
