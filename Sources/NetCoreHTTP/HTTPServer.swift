@@ -61,6 +61,10 @@ public final class HTTPServer {
     private var checkContinueListeners = Listeners<(IncomingMessage, ServerResponse)>()
     private var clientErrorListeners = Listeners<(HTTPParseError, Socket)>()
     private var connectionListeners = Listeners<Socket>()
+    /// Set while listening: Node keeps a listening server alive without the program holding it
+    /// (`http.createServer(…).listen(8080)`), and so does this, until the server has closed and its last connection
+    /// ended. (A server whose listen failed stays, too: programs exit then.)
+    private var keepsItselfAlive: HTTPServer?
 
     /// Creates a server on `loop` calling `handler` for each request; `listen` starts it.
     public init(
@@ -82,6 +86,7 @@ public final class HTTPServer {
             }
             connectionListeners.emit(socket)
         }
+        server.on(.close) { [unowned self] in keepsItselfAlive = nil }
     }
 
     private static func keepAliveField(_ milliseconds: Int) -> [UInt8] {
@@ -131,6 +136,7 @@ public final class HTTPServer {
     /// Listens on a TCP port; see `Server.listen(port:host:)`.
     @discardableResult
     public func listen(port: Int, host: String? = nil, _ callback: (() -> Void)? = nil) -> HTTPServer {
+        keepsItselfAlive = self
         server.listen(port: port, host: host, callback)
         return self
     }
@@ -138,6 +144,7 @@ public final class HTTPServer {
     /// Listens on a Unix socket; see `Server.listen(path:mode:)`.
     @discardableResult
     public func listen(path: String, mode: UInt32? = nil, _ callback: (() -> Void)? = nil) -> HTTPServer {
+        keepsItselfAlive = self
         server.listen(path: path, mode: mode, callback)
         return self
     }
