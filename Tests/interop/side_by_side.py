@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, 'Tests', 'fixtures', 'seeds')
@@ -397,8 +398,9 @@ class ServerProcess:
         code = self.process.poll()
         state = f'exit {code}' if code is not None else f'no ready line within {START_TIMEOUT:.0f} s'
         with self.changed:
-            output = ' | '.join((self.lines + self.stderr)[-4:])
-        return f'{state}: {shorten(output, 200)}'
+            errors = [line.strip() for line in self.stderr if re.search(r'error|Error|EADDRINUSE', line)][:2]
+            output = ' | '.join(errors + [line for line in (self.lines + self.stderr)[-3:] if line not in errors])
+        return f'{state}: {shorten(output, 240)}'
 
     def stderr_text(self):
         self.wait_exit(1.0)
@@ -562,7 +564,9 @@ def date_problems(text, expected, what):
 
 
 def normalise_ids(text):
-    return HEX_SESSION_ID.sub('<SID>', MILLIS_ID.sub('<ID>', text))
+    """Ids compared by shape: the seed's Date.now() ids and NetCore's 32-hex session ids both become `<ID>` (each
+    side's own shape is checked by its expectations). Hex first: a 32-hex id may hold 13 digits in a row."""
+    return MILLIS_ID.sub('<ID>', HEX_SESSION_ID.sub('<ID>', text))
 
 
 def connection_state(response):
@@ -719,7 +723,8 @@ def users_check(expected_names, reference=None):
             return ['body is not a JSON object']
         problems = []
         if list(users.values()) != expected_names:
-            problems.append(f'names {list(users.values())}, expected {expected_names}')
+            problems.append(f'names {shorten(repr(list(users.values())), 160)}, expected '
+                            f'{shorten(repr(expected_names), 160)}')
         ids = list(users.keys())
         for key in ids:
             if not re.fullmatch(r'[0-9]{13}', key):
@@ -902,7 +907,9 @@ def compare_sides(report, name, node_steps, netcore_steps, env):
             if mine != theirs:
                 text = f'{field}: node {shorten(repr(mine), 120)} vs netcore {shorten(repr(theirs), 120)}'
                 (notes if field in node_step.soft | node_step.seed_differs else differences).append(text)
-        for field in node_step.soft | node_step.seed_differs:
+        # Framing is compared only where the seed's framing is visible (server1.js's write + end); elsewhere it is
+        # Node's choice (writeHead + end(data) is chunked, end(data) alone has a Content-Length): a note.
+        for field in (node_step.soft | node_step.seed_differs | {'framing'}):
             if field not in node_step.compare and observed(node, field) != observed(netcore, field):
                 notes.append(f'{field}: node {observed(node, field)!r} vs netcore {observed(netcore, field)!r}')
         node_date, netcore_date = node.header('date'), netcore.header('date')
@@ -1025,16 +1032,19 @@ def large_body_exchange(port):
     return raw_exchange(port, head, 'POST', expect_continue_body=body)
 
 
+PIPELINED_NAMES = [f'user{index:02d}' for index in range(30)]
+
+
 def pipelined_posts(port):
-    """Two POSTs in one write, so the seed handles both within the same millisecond; then the users list."""
-    one = raw_request('POST', '/user', {'Content-Type': 'application/json'}, b'{"name":"kim"}')
-    two = raw_request('POST', '/user', {'Content-Type': 'application/json'}, b'{"name":"lee"}')
-    keep = [part.replace(b'Connection: close\r\n', b'') for part in (one, two)]
+    """Thirty POSTs in one write, so the seed handles several within one millisecond; then the users list."""
+    batch = b''.join(
+        raw_request('POST', '/user', {'Content-Type': 'application/json'}, json.dumps({'name': name}).encode())
+        .replace(b'Connection: close\r\n', b'') for name in PIPELINED_NAMES)
     try:
         with socket.create_connection((HOST, port), timeout=REQUEST_TIMEOUT) as sock:
-            sock.sendall(keep[0] + keep[1])
+            sock.sendall(batch)
             reader = sock.makefile('rb')
-            for _ in range(2):
+            for _ in PIPELINED_NAMES:
                 answer = read_response(sock, reader, 'POST')
                 if answer.status != 201:
                     return answer
@@ -1045,12 +1055,13 @@ def pipelined_posts(port):
 
 def node_collision(report, name, response, server):
     users = parse_users(response)
-    if len(users) == 1:
-        report.note(f'{name} node', f'the two users got one Date.now() id and the first was lost: {response.text()}')
+    lost = len(PIPELINED_NAMES) - len(users)
+    if lost:
+        report.note(f'{name} node', f'{lost} of {len(PIPELINED_NAMES)} users lost to shared Date.now() ids')
     else:
-        report.note(f'{name} node', f'no collision this time (the two requests fell in different ms): '
-                                    f'{response.text()}')
-    report.check(response.status == 200 and len(users) in (1, 2), f'{name} node lists users', response.summary())
+        report.note(f'{name} node', 'no Date.now() collision this time (every request fell in its own ms)')
+    report.check(response.status == 200 and 0 < len(users) <= len(PIPELINED_NAMES), f'{name} node lists users',
+                 f'{response.status}, {len(users)} users')
 
 
 TRAVERSAL = '/' + '../' * 12 + 'etc/passwd'
@@ -1084,8 +1095,8 @@ BAD_CASES = [
     BadCase('rest', 'PATCH /user (wrong method)', sender('PATCH', '/user', {}, b'{"name":"kim"}'),
             node_answers({'status': 404, 'body': 'NOT FOUND'}, 'answers 404'), {'status': 405, 'allow': True},
             (request('GET', '/users'), {'status': 200, 'body': '{}'})),
-    BadCase('rest', 'two POSTs in one write (Date.now() ids)', pipelined_posts, node_collision,
-            {'status': 200, 'body_check': users_check(['kim', 'lee'])}),
+    BadCase('rest', '30 POSTs in one write (Date.now() ids)', pipelined_posts, node_collision,
+            {'status': 200, 'body_check': users_check(PIPELINED_NAMES)}),
     BadCase('login', f'Cookie: name={MALFORMED_ESCAPE}', sender('GET', '/', {'Cookie': f'name={MALFORMED_ESCAPE}'}),
             node_crashes('URIError'), {'status': 400},
             (request('GET', '/'), login_page_expectation())),
@@ -1144,6 +1155,15 @@ def run_bad(report, env, pair):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def guarded(report, name, function, *args):
+    """A harness error (or an answer it cannot handle) fails that part and the run goes on."""
+    try:
+        function(*args)
+    except Exception as error:  # noqa: BLE001 - reported as a failed check, with where it happened
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        report.check(False, name, f'harness error {type(error).__name__}: {error} (line {where.lineno})')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--bin', default='.build/debug', help='folder of the NetCore binaries (default .build/debug)')
@@ -1185,12 +1205,14 @@ def main():
     if env.stand_ins:
         report.note('assets', f'stand-ins for {", ".join(sorted(env.stand_ins))} (the real front-end files are not '
                               f'written yet); their bodies are not compared')
-    for pair in pairs:
-        run_happy(report, env, pair, clients)
-        if not args.no_bad:
-            run_bad(report, env, pair)
-    for folder in env.folders:
-        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        for pair in pairs:
+            guarded(report, f'{pair.name} happy paths', run_happy, report, env, pair, clients)
+            if not args.no_bad:
+                guarded(report, f'{pair.name} bad input', run_bad, report, env, pair)
+    finally:
+        for folder in env.folders:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f'{report.notes} notes')
     print(f'{report.passed} passed, {report.failed} failed')
     return 1 if report.failed else 0
