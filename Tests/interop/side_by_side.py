@@ -46,6 +46,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -1202,6 +1203,7 @@ def main():
     parser.add_argument('--assets', help='the front-end files folder (default: next to --bin, then this checkout)')
     parser.add_argument('--list', action='store_true', help='list the pairs and bad-input cases, and exit')
     args = parser.parse_args()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the run quietly instead of with a traceback
 
     if args.list:
         for pair in PAIRS:
