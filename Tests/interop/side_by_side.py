@@ -46,7 +46,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -1187,6 +1186,8 @@ def guarded(report, name, function, *args):
     """A harness error (or an answer it cannot handle) fails that part and the run goes on."""
     try:
         function(*args)
+    except BrokenPipeError:
+        raise  # our own output is gone (`| head`): stop, the finally blocks stop the servers
     except Exception as error:  # noqa: BLE001 - reported as a failed check, with where it happened
         where = traceback.extract_tb(error.__traceback__)[-1]
         report.check(False, name, f'harness error {type(error).__name__}: {error} (line {where.lineno})')
@@ -1203,7 +1204,6 @@ def main():
     parser.add_argument('--assets', help='the front-end files folder (default: next to --bin, then this checkout)')
     parser.add_argument('--list', action='store_true', help='list the pairs and bad-input cases, and exit')
     args = parser.parse_args()
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the run quietly instead of with a traceback
 
     if args.list:
         for pair in PAIRS:
@@ -1248,4 +1248,8 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        sys.exit(1)
