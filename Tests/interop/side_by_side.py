@@ -544,19 +544,18 @@ class Environment:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Steps: what one response must look like. A field in `expect` is checked on both sides; `netcore`/`node` override
-# it for one side; fields in `soft` (spec-silent) and `seed_differs` (the seed's documented deviation) give NOTE
+# it for one side; fields in `soft` (where the spec is silent and the seed does something else) give NOTE
 # lines instead of failures when the sides disagree.
 
 
 class Step:
-    def __init__(self, label, response, expect, node=None, netcore=None, soft=(), seed_differs=(), compare=None,
+    def __init__(self, label, response, expect, node=None, netcore=None, soft=(), compare=None,
                  asset=None):
         self.label = label
         self.response = response
         self.expect = expect
         self.side_expect = {'node': node or {}, 'netcore': netcore or {}}
         self.soft = set(soft)
-        self.seed_differs = set(seed_differs)
         self.compare = compare or ['status', 'content-type', 'location', 'set-cookie', 'connection', 'body']
         self.asset = asset
 
@@ -910,8 +909,6 @@ def check_side(report, name, side, steps, env):
             del expect['body']  # NetCore serves its own embedded page, the Node side a stand-in
         problems = expectation_problems(step.response, expect) + common_problems(step.response)
         label = f'{name}/{step.label} {side}'
-        if side == 'node' and step.seed_differs:
-            problems = [p for p in problems if not any(p.startswith(field) for field in step.seed_differs)]
         soft = [p for p in problems if any(p.startswith(field) for field in step.soft)]
         hard = [p for p in problems if p not in soft]
         for problem in soft:
@@ -933,10 +930,10 @@ def compare_sides(report, name, node_steps, netcore_steps, env):
             mine, theirs = observed(node, field), observed(netcore, field)
             if mine != theirs:
                 text = f'{field}: node {shorten(repr(mine), 120)} vs netcore {shorten(repr(theirs), 120)}'
-                (notes if field in node_step.soft | node_step.seed_differs else differences).append(text)
+                (notes if field in node_step.soft else differences).append(text)
         # Framing is compared only where the seed's framing is visible (server1.js's write + end); elsewhere it is
         # Node's choice (writeHead + end(data) is chunked, end(data) alone has a Content-Length): a note.
-        for field in (node_step.soft | node_step.seed_differs | {'framing'}):
+        for field in (node_step.soft | {'framing'}):
             if field not in node_step.compare and observed(node, field) != observed(netcore, field):
                 notes.append(f'{field}: node {observed(node, field)!r} vs netcore {observed(netcore, field)!r}')
         node_date, netcore_date = node.header('date'), netcore.header('date')
