@@ -45,6 +45,7 @@ import http.client
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -270,13 +271,9 @@ def raw_exchange(port, data, method='GET', expect_continue_body=None):
             sock.sendall(data)
             reader = sock.makefile('rb')
             if expect_continue_body is not None:
-                sock.settimeout(2.0)
-                try:
-                    first = reader.peek(1)
-                except TimeoutError:
-                    first = b''
-                sock.settimeout(REQUEST_TIMEOUT)
-                if first:
+                # select, not a socket timeout: a timed-out socket file cannot be read again.
+                answered, _, _ = select.select([sock], [], [], 2.0)
+                if answered:
                     line = reader.readline()
                     if line.startswith(b'HTTP/1.1 100'):
                         while reader.readline() not in (b'\r\n', b'\n', b''):
