@@ -1173,7 +1173,9 @@ def run_bad(report, env, pair):
                 continue
             response = case.send(netcore.port)
             problems = expectation_problems(response, case.netcore_outcome)
-            report.check(not problems, f'{name} netcore answers', '; '.join(problems) or response.summary())
+            report.check(not problems, f'{name} netcore answers',
+                         '; '.join(problems) + ('' if response.error else f' (got {response.summary()})')
+                         if problems else response.summary())
             if case.follow_up:
                 follow_request, follow_expect = case.follow_up
                 after = PythonClient(netcore.port)
