@@ -77,17 +77,13 @@ public enum HelloServerProgram {
     static func serveFile(_ path: String, _ response: ServerResponse) {
         switch readFile(path) {
         case .success(let bytes):
-            var headers = htmlHeaders
-            headers.add(name: "Content-Length", value: String(bytes.count))
-            response.writeHead(200, headers: headers)
+            // writeHead, then end(data): chunked, as Node frames the seed's response.
+            response.writeHead(200, headers: htmlHeaders)
             response.end(Buffer(bytes))
         case .failure(let failure):
             Console.error("hello-server: \(failure.message)")
             let body = Buffer(failure.message)
-            response.writeHead(
-                500,
-                headers: ["Content-Type": "text/plain; charset=utf-8", "Content-Length": String(body.count)]
-            )
+            response.writeHead(500, headers: ["Content-Type": "text/plain; charset=utf-8"])
             response.end(body)
         }
     }

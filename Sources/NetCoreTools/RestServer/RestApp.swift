@@ -70,8 +70,9 @@ final class RestApp {
         }
     }
 
+    /// `/` and `/about`: the seed answers with `writeHead` then `end(data)`, so Node frames them chunked; so does this.
     private func serveFile(_ name: String, _ response: ServerResponse) {
-        if !files.serve("/" + name, response) {
+        if !files.serve("/" + name, response, announcingLength: false) {
             response.writeHead(500, nil, ["Content-Type": "text/plain; charset=utf-8"])
             response.end("\(name) is missing from the web root")
         }

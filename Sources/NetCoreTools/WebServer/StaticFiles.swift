@@ -22,16 +22,16 @@ enum StaticFiles {
     }
 
     /// Answers `path` (e.g. `/restFront.css`) if it names a file; false when there is none (the caller answers 404).
-    /// A name that tries to leave the root gets `403` here.
-    func serve(_ path: String, _ response: ServerResponse) -> Bool {
+    /// A name that tries to leave the root gets `403` here. With `announcingLength` (the seed's `res.end(data)`) the
+    /// body goes with `Content-Length`; without (its `writeHead` then `end(data)`) it is chunked, as Node frames them.
+    func serve(_ path: String, _ response: ServerResponse, announcingLength: Bool = true) -> Bool {
         guard let decoded = QueryString.decode(Substring(path)), decoded.hasPrefix("/") else { return false }
         let name = String(decoded.dropFirst())
         guard !name.isEmpty else { return false }
         switch self {
         case .embedded:
             guard let file = WebAssets.file(named: name) else { return false }
-            response.setHeader("Content-Type", file.contentType)
-            response.end(Buffer(file.bytes))
+            respond(response, file.contentType, file.bytes, announcingLength)
             return true
         case .directory(let resolver):
             switch resolver.open(name) {
@@ -49,11 +49,19 @@ enum StaticFiles {
                     response.end("cannot read \(name)\n")
                     return true
                 }
-                response.setHeader("Content-Type", Self.contentType(of: name))
-                response.end(Buffer(bytes))
+                respond(response, Self.contentType(of: name), bytes, announcingLength)
                 return true
             }
         }
+    }
+
+    private func respond(_ response: ServerResponse, _ type: String, _ bytes: [UInt8], _ announcingLength: Bool) {
+        if announcingLength {
+            response.setHeader("Content-Type", type)
+        } else {
+            response.writeHead(200, nil, ["Content-Type": type])
+        }
+        response.end(Buffer(bytes))
     }
 
     /// Files larger than this are refused (the course's front-end files are a few KiB).
