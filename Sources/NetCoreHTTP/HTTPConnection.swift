@@ -93,7 +93,12 @@ final class HTTPConnection: IncomingMessageSource {
                 message?.pushEnd()
             case .error(let error):
                 rejectIncompleteRequest(error)
+                // Nothing else may answer it: with no request in progress, the error goes out now.
+                dispatchNext()
             }
+            // Closing (a `Connection: close` or the last of `maxRequestsPerSocket` answered while this chunk was
+            // being handled): requests pipelined behind it must not reach the handler.
+            if isDiscardingInput { break }
         }
         if parser.isReadingHead && headStartedAt == nil { headStartedAt = socket.loop.now }
         isPipelineFull = queued.count >= Self.maxPipelined
@@ -111,6 +116,10 @@ final class HTTPConnection: IncomingMessageSource {
                 self.receiving = nil
                 bodyStartedAt = nil
                 receiving.connectionClosed()
+                // Like Node's `socketOnEnd` (`abortIncoming`, then `socket.end()`): the peer is gone and a handler
+                // waiting for the body's `end` would hold the connection open forever.
+                closeGracefully()
+                return
             } else if !parser.isIdle || receiving != nil {
                 rejectIncompleteRequest(HTTPParseError(status: 400, reason: "request cut off by the end of input"))
             }
@@ -175,7 +184,7 @@ final class HTTPConnection: IncomingMessageSource {
     // MARK: - Dispatch
 
     private func dispatchNext() {
-        guard current == nil, !socket.destroyed else { return }
+        guard current == nil, !socket.destroyed, !isDiscardingInput else { return }
         if !queued.isEmpty {
             let request = queued.removeFirst()
             isPipelineFull = queued.count >= Self.maxPipelined
