@@ -25,7 +25,7 @@ final class HTTPConnection: IncomingMessageSource {
     private var requestCount = 0
     /// The request being answered can no longer complete (its body timed out after the response began).
     private var closesAfterResponse = false
-    private var continueSent = false
+    private(set) var continueSent = false
     /// When the current head started arriving (or the connection opened); nil once a head is complete.
     private var headStartedAt: UInt64?
     /// When the request whose body is arriving started (its head's first byte); nil when no body is pending.
@@ -201,6 +201,7 @@ final class HTTPConnection: IncomingMessageSource {
             let expectsContinue =
                 request.version.minor >= 1 && !request.complete
                 && request.fields["Expect"].map { $0.asciiLowercased == "100-continue" } == true
+            response.expectsContinue = expectsContinue
             if expectsContinue && server.hasCheckContinueListeners {
                 server.emitCheckContinue(request, response)
             } else {
