@@ -240,7 +240,7 @@ func runNode(
 }
 
 /// Starts a long-running Node script that prints one line (e.g. its port) when ready; `ready` gets that line on the
-/// loop. The caller terminates the process (or the script exits by itself).
+/// loop. The caller terminates the process (`terminate()`, then `waitUntilExit()` after the loop).
 func startNode(_ script: String, _ arguments: [String] = [], loop: EventLoop, ready: @escaping (String) -> Void)
     -> Process
 {
@@ -257,7 +257,8 @@ func startNode(_ script: String, _ arguments: [String] = [], loop: EventLoop, re
         line += chunk.string
         if !announced, let newline = line.firstIndex(of: "\n") {
             announced = true
-            stream.pause()
+            // Done with the pipe: a paused stream would keep the loop alive.
+            stream.destroy()
             ready(String(line[..<newline]))
         }
     }
