@@ -96,9 +96,6 @@ final class HTTPConnection: IncomingMessageSource {
                 // Nothing else may answer it: with no request in progress, the error goes out now.
                 dispatchNext()
             }
-            // Closing (a `Connection: close` or the last of `maxRequestsPerSocket` answered while this chunk was
-            // being handled): requests pipelined behind it must not reach the handler.
-            if isDiscardingInput { break }
         }
         if parser.isReadingHead && headStartedAt == nil { headStartedAt = socket.loop.now }
         isPipelineFull = queued.count >= Self.maxPipelined
@@ -184,6 +181,8 @@ final class HTTPConnection: IncomingMessageSource {
     // MARK: - Dispatch
 
     private func dispatchNext() {
+        // Once closing has begun (a `Connection: close` or the last of `maxRequestsPerSocket` answered, possibly
+        // while the chunk holding later pipelined requests is still being handled), nothing more is dispatched.
         guard current == nil, !socket.destroyed, !isDiscardingInput else { return }
         if !queued.isEmpty {
             let request = queued.removeFirst()
