@@ -51,10 +51,11 @@ public final class HTTPServer {
     public let server: Server
     /// The limits and timeouts in force. Changes apply to connections accepted afterwards.
     public var configuration: Configuration {
-        didSet { keepAliveField = Self.keepAliveField(configuration.keepAliveTimeout) }
+        didSet { keepAliveField = Self.keepAliveField(configuration) }
     }
     var date = HTTPDate()
-    /// `Keep-Alive: timeout=N\r\n`, as Node adds to keep-alive responses.
+    /// `Keep-Alive: timeout=N\r\n` (`timeout=N, max=M` with `maxRequestsPerSocket`), as Node adds to keep-alive
+    /// responses.
     private(set) var keepAliveField: [UInt8]
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private var requestListeners = Listeners<(IncomingMessage, ServerResponse)>()
@@ -69,7 +70,7 @@ public final class HTTPServer {
         handler: ((IncomingMessage, ServerResponse) -> Void)? = nil
     ) {
         self.configuration = configuration
-        self.keepAliveField = Self.keepAliveField(configuration.keepAliveTimeout)
+        self.keepAliveField = Self.keepAliveField(configuration)
         // Half-open: a client may send its request and FIN at once; the response must still go out in full.
         self.server = Server(loop: loop, allowHalfOpen: true)
         if let handler { requestListeners.append(handler) }
@@ -84,8 +85,10 @@ public final class HTTPServer {
         }
     }
 
-    private static func keepAliveField(_ milliseconds: Int) -> [UInt8] {
-        Array("Keep-Alive: timeout=\(max(1, milliseconds / 1000))\r\n".utf8)
+    private static func keepAliveField(_ configuration: Configuration) -> [UInt8] {
+        let timeout = max(1, configuration.keepAliveTimeout / 1000)
+        let limit = configuration.maxRequestsPerSocket
+        return Array("Keep-Alive: timeout=\(timeout)\(limit > 0 ? ", max=\(limit)" : "")\r\n".utf8)
     }
 
     // MARK: - Node's properties
