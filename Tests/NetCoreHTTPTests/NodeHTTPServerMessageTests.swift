@@ -451,4 +451,62 @@ import Testing
         #expect(chunks == ["h", "\u{1F600}llo"])
         #expect(echoed == "ack;h|\u{1F600}llo")
     }
+
+    // MARK: - Unread bodies and the body limit
+
+    /// A body nobody reads, larger than the high-water mark (so the socket has been paused for it), is skipped once
+    /// the response ends later (Node's `_dump`): the pipelined request behind it is answered.
+    @Test(arguments: HTTPTransport.allCases)
+    func unreadLargeBody_isSkipped_whenTheResponseEndsLater(_ transport: HTTPTransport) {
+        let directory = HTTPTempDirectory()
+        defer { directory.cleanup() }
+        var handled: [String] = []
+        var responses: [WireResponse] = []
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                handled.append(req.url)
+                if req.url == "/upload" {
+                    loop.setTimeout(100) { res.end("ignored your body") }
+                } else {
+                    res.end("next")
+                }
+            }
+            server.listen(on: transport, directory: directory) { endpoint in
+                let body = String(repeating: "b", count: 512 * 1024)
+                let requests =
+                    "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+                    + "GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                rawExchange(endpoint, loop: loop, requests) { bytes in
+                    responses = splitResponses(bytes)
+                    server.close()
+                }
+            }
+        }
+        #expect(handled == ["/upload", "/next"])
+        #expect(responses.map(\.body.text) == ["ignored your body", "next"])
+    }
+
+    /// A declared body over `maxBodyBytes` gets `413` with `Connection: close` before the handler runs.
+    @Test func bodyOverTheLimit_gets413AndClose() {
+        var handled = 0
+        var responses: [WireResponse] = []
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { _, res in
+                handled += 1
+                res.end()
+            }
+            server.maxBodyBytes = 1000
+            server.listen(port: 0, host: "127.0.0.1") {
+                let request = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"
+                rawExchange(.port(server.address()!.port), loop: loop, request) { bytes in
+                    responses = splitResponses(bytes)
+                    server.close()
+                }
+            }
+        }
+        #expect(handled == 0)
+        #expect(responses.map(\.status) == [413])
+        #expect(responses.first?.statusLine == "HTTP/1.1 413 Payload Too Large")
+        #expect(responses.first?.field("Connection") == "close")
+    }
 }
