@@ -447,4 +447,71 @@ import Testing
         #expect(responses.map(\.status) == [400])
         #expect(responses.first?.field("Connection") == "close")
     }
+
+    /// Far more pipelined requests than the server parses ahead (it stops reading past its pipelining limit) are
+    /// all answered, in order, from one write.
+    @Test(arguments: HTTPTransport.allCases)
+    func manyPipelinedRequests_areAllAnsweredInOrder(_ transport: HTTPTransport) {
+        let directory = HTTPTempDirectory()
+        defer { directory.cleanup() }
+        let count = 200
+        var responses: [WireResponse] = []
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                // Every tenth answer comes a moment later, so requests pile up behind it.
+                if req.url.hasSuffix("0") {
+                    loop.setTimeout(5) { res.end(req.url) }
+                } else {
+                    res.end(req.url)
+                }
+            }
+            server.listen(on: transport, directory: directory) { endpoint in
+                var requests = (1..<count).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
+                requests += "GET /\(count) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                rawExchange(endpoint, loop: loop, requests) { bytes in
+                    responses = splitResponses(bytes)
+                    server.close()
+                }
+            }
+        }
+        #expect(responses.map(\.body.text) == (1...count).map { "/\($0)" })
+    }
+
+    /// A pipelined request whose body arrives while the one before it is still being answered: its body is held
+    /// (the socket paused once the hold is full) and handed over whole when its turn comes.
+    @Test(arguments: HTTPTransport.allCases)
+    func pipelinedBodyArrivingDuringAnEarlierResponse_isHeldAndDeliveredWhole(_ transport: HTTPTransport) {
+        let directory = HTTPTempDirectory()
+        defer { directory.cleanup() }
+        let size = 300 * 1024
+        var received = 0
+        var bodyIsIntact = true
+        var responses: [WireResponse] = []
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                if req.url == "/slow" {
+                    loop.setTimeout(100) { res.end("slow") }
+                    return
+                }
+                req.on(.data) { chunk in
+                    if chunk.contains(where: { $0 != UInt8(ascii: "z") }) { bodyIsIntact = false }
+                    received += chunk.count
+                }
+                req.on(.end) { res.end("got \(received)") }
+            }
+            server.listen(on: transport, directory: directory) { endpoint in
+                let requests =
+                    "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n"
+                    + String(repeating: "z", count: size)
+                rawExchange(endpoint, loop: loop, requests) { bytes in
+                    responses = splitResponses(bytes)
+                    server.close()
+                }
+            }
+        }
+        #expect(responses.map(\.body.text) == ["slow", "got \(size)"])
+        #expect(received == size)
+        #expect(bodyIsIntact)
+    }
 }
