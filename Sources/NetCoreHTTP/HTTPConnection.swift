@@ -326,20 +326,28 @@ final class HTTPConnection: IncomingMessageSource {
         guard !isClosing, parseError == nil else { return nil }
         // A body must finish within requestTimeout of its head's first byte, even while an earlier response is
         // still going out (Node's requestTimeout): otherwise a client could hold the connection by stalling a body.
-        let bodyDeadline = bodyStartedAt.map { $0 + UInt64(server.configuration.requestTimeout) }
+        // A timeout of 0 is no timeout, as in Node.
+        let configuration = server.configuration
+        let bodyDeadline = configuration.requestTimeout > 0
+            ? bodyStartedAt.map { $0 + UInt64(configuration.requestTimeout) } : nil
         guard current == nil else { return bodyDeadline }
-        if let headStartedAt { return headStartedAt + UInt64(server.configuration.headersTimeout) }
+        if let headStartedAt {
+            if configuration.headersTimeout > 0 { return headStartedAt + UInt64(configuration.headersTimeout) }
+            return bodyDeadline
+        }
         if let bodyDeadline { return bodyDeadline }
-        if let idleSince, queued.isEmpty { return idleSince + UInt64(server.configuration.keepAliveTimeout) }
+        if let idleSince, queued.isEmpty, configuration.keepAliveTimeout > 0 {
+            return idleSince + UInt64(configuration.keepAliveTimeout)
+        }
         return nil
     }
 
     private func deadlinePassed() {
         let timeout = server.configuration.requestTimeout
-        if let bodyStartedAt, bodyStartedAt + UInt64(timeout) <= socket.loop.now {
+        if let bodyStartedAt, timeout > 0, bodyStartedAt + UInt64(timeout) <= socket.loop.now {
             rejectIncompleteRequest(HTTPParseError(status: 408, reason: "request body not received within \(timeout) ms"))
             dispatchNext()
-        } else if headStartedAt != nil {
+        } else if headStartedAt != nil, server.configuration.headersTimeout > 0 {
             headStartedAt = nil
             sendError(408, "request headers not received within \(server.configuration.headersTimeout) ms")
         } else {

@@ -28,12 +28,14 @@ public enum HTTP {
 public final class HTTPServer {
     /// Limits and timeouts.
     public struct Configuration: Sendable {
-        /// Time allowed for a request's head, from its first byte (or from the connection's start). Node: 60 s.
+        /// Time allowed for a request's head, from its first byte (or from the connection's start); 0 for no limit.
+        /// Node: 60 s.
         public var headersTimeout = 60_000
         /// Time allowed for a whole request, head and body, from its first byte; a body still incomplete then gets
-        /// `408` and the connection closes. Node: 300 s.
+        /// `408` and the connection closes; 0 for no limit. Node: 300 s.
         public var requestTimeout = 300_000
-        /// Idle time after a response before a keep-alive connection is closed. Node: 5 s.
+        /// Idle time after a response before a keep-alive connection is closed; 0 for no limit (and no `Keep-Alive`
+        /// field). Node: 5 s.
         public var keepAliveTimeout = 5_000
         /// Header fields presented per message (`headers`, `rawHeaders`); the rest are dropped. Node: 2000.
         public var maxHeadersCount = 2000
@@ -86,6 +88,8 @@ public final class HTTPServer {
     }
 
     private static func keepAliveField(_ configuration: Configuration) -> [UInt8] {
+        // No timeout, no field (Node adds it only `if (this._keepAliveTimeout && …)`).
+        guard configuration.keepAliveTimeout > 0 else { return [] }
         let timeout = max(1, configuration.keepAliveTimeout / 1000)
         let limit = configuration.maxRequestsPerSocket
         return Array("Keep-Alive: timeout=\(timeout)\(limit > 0 ? ", max=\(limit)" : "")\r\n".utf8)

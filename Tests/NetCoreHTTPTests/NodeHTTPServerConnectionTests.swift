@@ -514,4 +514,50 @@ import Testing
         #expect(received == size)
         #expect(bodyIsIntact)
     }
+
+    /// Node: a `keepAliveTimeout`, `headersTimeout` or `requestTimeout` of 0 disables that timeout. With all three
+    /// 0, a slow head and a slow body are still served, an idle connection stays open (the next request, sent after
+    /// a pause, is answered on it), and responses carry no `Keep-Alive` field.
+    @Test func zeroTimeouts_disableTheTimeouts() {
+        var responses: [WireResponse] = []
+        var connections = 0
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                var body = ""
+                req.on(.data) { body += $0.string }
+                req.on(.end) { res.end(req.url + ":" + body) }
+            }
+            server.keepAliveTimeout = 0
+            server.headersTimeout = 0
+            server.requestTimeout = 0
+            server.on(.connection) { _ in connections += 1 }
+            server.listen(port: 0, host: "127.0.0.1") {
+                var step = 0
+                let socket = rawExchange(.port(server.address()!.port), loop: loop, "", onData: { socket, bytes in
+                    let answered = splitResponses(bytes).filter { $0.body.text.contains(":") }.count
+                    if answered == 1 && step == 1 {
+                        step = 2
+                        // Idle for a while: with keepAliveTimeout 0 the connection must still be there.
+                        loop.setTimeout(150) {
+                            socket.write("GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        }
+                    }
+                }, onClose: { bytes in
+                    responses = splitResponses(bytes)
+                    server.close()
+                })
+                socket.on(.connect) {
+                    step = 1
+                    socket.write("POST /first HTTP/1.1\r\nHost: x\r\n")
+                    loop.setTimeout(50) { socket.write("Content-Length: 4\r\n\r\nab") }
+                    loop.setTimeout(100) { socket.write("cd") }
+                }
+            }
+        }
+        #expect(responses.map(\.body.text) == ["/first:abcd", "/second:"])
+        #expect(responses.map(\.status) == [200, 200])
+        #expect(responses.first?.field("Keep-Alive") == nil)
+        #expect(responses.first?.field("Connection") == "keep-alive")
+        #expect(connections == 1)
+    }
 }
