@@ -46,6 +46,14 @@ import Testing
         Case("status-message"),
         Case("handler-close"),
         Case("unread-body", method: "POST", path: "/end", headers: "Content-Length: 11\r\n", body: "hello world"),
+        Case("204-with-body"),
+        Case("304-with-body"),
+        Case("204-content-length"),
+        Case("writeHead-message"),
+        Case("explicit-chunked"),
+        Case("http10-keep-alive-content-length", path: "/content-length", version: "1.0",
+             headers: "Connection: keep-alive\r\n"),
+        Case("http10-explicit-chunked", path: "/explicit-chunked", version: "1.0", keepsAlive: false),
     ]
 
     /// The handlers in Node. `/bye` answers the follow-up request that ends each keep-alive exchange.
@@ -65,6 +73,11 @@ import Testing
             case '/writeHead-headers': res.writeHead(201, { 'X-A': '1', 'Content-Type': 'text/plain' }); res.end('x'); break;
             case '/status-message': res.statusMessage = 'Fine'; res.end('x'); break;
             case '/handler-close': res.setHeader('Connection', 'close'); res.end('x'); break;
+            case '/204-with-body': res.statusCode = 204; res.end('x'); break;
+            case '/304-with-body': res.writeHead(304); res.write('x'); res.end('y'); break;
+            case '/204-content-length': res.statusCode = 204; res.setHeader('Content-Length', '5'); res.end(); break;
+            case '/writeHead-message': res.writeHead(200, 'Fine Thanks'); res.end('x'); break;
+            case '/explicit-chunked': res.setHeader('Transfer-Encoding', 'chunked'); res.write('x'); res.end('y'); break;
             case '/bye': res.writeHead(299, 'Bye'); res.end(); break;
             default: res.statusCode = 404; res.end();
           }
@@ -106,6 +119,24 @@ import Testing
         case "/handler-close":
             res.setHeader("Connection", "close")
             res.end("x")
+        case "/204-with-body":
+            res.statusCode = 204
+            res.end("x")
+        case "/304-with-body":
+            res.writeHead(304)
+            res.write("x")
+            res.end("y")
+        case "/204-content-length":
+            res.statusCode = 204
+            res.setHeader("Content-Length", "5")
+            res.end()
+        case "/writeHead-message":
+            res.writeHead(200, "Fine Thanks")
+            res.end("x")
+        case "/explicit-chunked":
+            res.setHeader("Transfer-Encoding", "chunked")
+            res.write("x")
+            res.end("y")
         case "/bye":
             res.writeHead(299, "Bye")
             res.end()
