@@ -143,6 +143,58 @@ import Testing
         #expect(verbose.contains("< HTTP/1.1 100 Continue"), "\(verbose)")
     }
 
+    static let nodeContinueUploader = #"""
+        const http = require('http');
+        const [where] = process.argv.slice(1);
+        const target = /^\d+$/.test(where) ? { port: +where, host: '127.0.0.1' } : { socketPath: where };
+        const events = [];
+        const req = http.request({ ...target, method: 'POST', path: '/echo', headers: { Expect: '100-continue' } }, res => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', d => body += d);
+          res.on('end', () => console.log(JSON.stringify({ events, status: res.statusCode, body })));
+        });
+        req.on('continue', () => {
+          events.push('continue');
+          req.write('one,');
+          setTimeout(() => { req.write('two,'); req.end('three'); }, 20);
+        });
+        req.on('error', e => { console.error(e.message); process.exit(1); });
+        """#
+
+    struct ContinueReport: Decodable, Equatable {
+        let events: [String]
+        let status: Int
+        let body: String
+    }
+
+    /// Node's client with `Expect: 100-continue` gets its `continue` event, then streams a chunked body in several
+    /// writes; the server sees it as one request body, in order.
+    @Test(arguments: HTTPTransport.allCases)
+    func nodeClient_expectContinue_thenChunkedUpload(_ transport: HTTPTransport) {
+        let directory = HTTPTempDirectory()
+        defer { directory.cleanup() }
+        var report: ContinueReport?
+        var transferEncoding: String?
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                transferEncoding = req.headers["transfer-encoding"]
+                var body = ""
+                req.on(.data) { body += $0.string }
+                req.on(.end) { res.end("echo:" + body) }
+            }
+            server.listen(on: transport, directory: directory) { endpoint in
+                runNode(Self.nodeContinueUploader, [endpoint.argument], loop: loop) { status, out, err in
+                    #expect(status == 0, "\(err)")
+                    report = decodeJSON(ContinueReport.self, out)
+                    server.close()
+                }
+            }
+        }
+        #expect(report == ContinueReport(events: ["continue"], status: 200, body: "echo:one,two,three"))
+        #expect(transferEncoding == "chunked")
+    }
+
     // MARK: - Chunked coding
 
     /// test-http-chunked: a response made of many writes (tiny, an empty one, some above the coalescing and cork
