@@ -249,6 +249,10 @@ final class HTTPConnection: IncomingMessageSource {
     private func answerClientError(_ error: HTTPParseError) {
         if server.hasClientErrorListeners {
             isClosing = true
+            // The listener owns the socket now; nothing more is parsed, so the client's FIN cannot be taken for a
+            // second, cut-off request (a second clientError).
+            isDiscardingInput = true
+            updateReading()  // read on (and drop) so that the client's FIN is seen once the listener has ended
             server.emitClientError(error, socket)
             return
         }
@@ -279,10 +283,11 @@ final class HTTPConnection: IncomingMessageSource {
         }
     }
 
-    /// Closes now if idle; otherwise after the current response.
+    /// Closes now if idle; otherwise after the current response, or after the request whose head or body is still
+    /// arriving has been answered (Node's `server.close()` closes only idle connections).
     func closeWhenIdle() {
         isClosing = true
-        if current == nil && queued.isEmpty { closeGracefully() }
+        if isIdle { closeGracefully() }
     }
 
     func socketClosed() {
@@ -323,7 +328,8 @@ final class HTTPConnection: IncomingMessageSource {
     }
 
     private func currentDeadline() -> UInt64? {
-        guard !isClosing, parseError == nil else { return nil }
+        // Closing still lets a request that is arriving finish, within its timeouts; only the keep-alive wait ends.
+        guard !isDiscardingInput, parseError == nil else { return nil }
         // A body must finish within requestTimeout of its head's first byte, even while an earlier response is
         // still going out (Node's requestTimeout): otherwise a client could hold the connection by stalling a body.
         // A timeout of 0 is no timeout, as in Node.
@@ -336,7 +342,7 @@ final class HTTPConnection: IncomingMessageSource {
             return bodyDeadline
         }
         if let bodyDeadline { return bodyDeadline }
-        if let idleSince, queued.isEmpty, configuration.keepAliveTimeout > 0 {
+        if let idleSince, queued.isEmpty, !isClosing, configuration.keepAliveTimeout > 0 {
             return idleSince + UInt64(configuration.keepAliveTimeout)
         }
         return nil

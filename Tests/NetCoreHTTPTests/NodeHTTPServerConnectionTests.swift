@@ -560,4 +560,39 @@ import Testing
         #expect(responses.first?.field("Connection") == "keep-alive")
         #expect(connections == 1)
     }
+
+    /// Node's `server.close()` closes only idle connections: a request whose head is still arriving is served (with
+    /// `Connection: close`), and the server's `close` follows.
+    @Test(arguments: HTTPTransport.allCases)
+    func close_letsARequestAlreadyArrivingFinish(_ transport: HTTPTransport) {
+        let directory = HTTPTempDirectory()
+        defer { directory.cleanup() }
+        var events: [String] = []
+        var responses: [WireResponse] = []
+        runHTTPLoop { loop in
+            let client = Later<Socket>()
+            let server = HTTP.createServer(loop: loop) { req, res in
+                events.append("request \(req.url)")
+                res.end("served")
+            }
+            server.on(.close) { events.append("server-close") }
+            server.on(.connection) { socket in
+                // The connection's own data listener came first: the partial head has been parsed by now.
+                socket.once(.data) { _ in
+                    events.append("close()")
+                    server.close()
+                    client.value?.write("Host: x\r\n\r\n")
+                }
+            }
+            server.listen(on: transport, directory: directory) { endpoint in
+                client.value = rawExchange(endpoint, loop: loop, "GET /late HTTP/1.1\r\n") { bytes in
+                    events.append("client-closed")
+                    responses = splitResponses(bytes)
+                }
+            }
+        }
+        #expect(events == ["close()", "request /late", "client-closed", "server-close"])
+        #expect(responses.map(\.body.text) == ["served"])
+        #expect(responses.first?.field("Connection") == "close")
+    }
 }
