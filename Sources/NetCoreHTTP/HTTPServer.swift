@@ -37,7 +37,8 @@ public final class HTTPServer {
         /// Idle time after a response before a keep-alive connection is closed; 0 for no limit (and no `Keep-Alive`
         /// field). Node: 5 s.
         public var keepAliveTimeout = 5_000
-        /// Header fields presented per message (`headers`, `rawHeaders`); the rest are dropped. Node: 2000.
+        /// Header fields presented per message (`headers`, `rawHeaders`); the rest are dropped; 0 for no limit.
+        /// Node: 2000.
         public var maxHeadersCount = 2000
         /// Requests served per connection before it is closed; 0 for no limit. Node: 0.
         public var maxRequestsPerSocket = 0

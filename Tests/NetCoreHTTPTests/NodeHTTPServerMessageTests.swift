@@ -391,6 +391,23 @@ import Testing
         #expect(allFields == 6, "the server itself still sees every field (framing, Connection)")
     }
 
+    /// Node: a `maxHeadersCount` of 0 means no limit.
+    @Test func maxHeadersCountZero_presentsEveryField() {
+        var rawHeaders: [String] = []
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                rawHeaders = req.rawHeaders
+                res.end()
+            }
+            server.maxHeadersCount = 0
+            server.listen(port: 0, host: "127.0.0.1") {
+                let request = "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nConnection: close\r\n\r\n"
+                rawExchange(.port(server.address()!.port), loop: loop, request) { _ in server.close() }
+            }
+        }
+        #expect(rawHeaders == ["Host", "x", "A", "1", "Connection", "close"])
+    }
+
     // MARK: - Duplicate headers
 
     /// test-http-header-read / Node's `matchKnownFields`: two `Set-Cookie` give a list, two `Cookie` join with `; `,
