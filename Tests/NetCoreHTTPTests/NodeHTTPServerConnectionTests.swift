@@ -50,10 +50,12 @@ import Testing
             Issue.record("the exchange did not complete")
             return
         }
-        // Timers fire no earlier than asked; the client sees the response a moment after the server's clock starts.
-        #expect(closedAt - secondAnsweredAt >= 950, "closed \(closedAt - secondAnsweredAt) ms after the 2nd response")
+        // Timers fire no earlier than asked, but the client sees each response a moment after the server's idle
+        // clock starts, so allow for a loaded machine. Not extended, the close would come ~400 ms after the second
+        // response (1000 ms after the first); extended, 1000 ms after the second (1600 ms after the first).
+        #expect(closedAt - secondAnsweredAt >= 800, "closed \(closedAt - secondAnsweredAt) ms after the 2nd response")
         #expect(closedAt - secondAnsweredAt < 5000)
-        #expect(closedAt - firstAnsweredAt >= 1550, "the second request did not extend the idle time")
+        #expect(closedAt - firstAnsweredAt >= 1400, "the second request did not extend the idle time")
     }
 
     // MARK: - closeIdleConnections / close
