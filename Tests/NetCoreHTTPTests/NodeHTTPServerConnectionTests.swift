@@ -667,4 +667,43 @@ import Testing
         #expect(connections >= 1 && connections <= 4, "\(connections) connections")
         #expect(countAtClose == 0)
     }
+
+    /// The pipelined requests with bodies, dripped one byte per loop turn (no Nagle delay, so most bytes arrive as
+    /// segments of their own): the server's per-chunk handling gives the same answers as for one write.
+    @Test func pipelinedRequests_drippedBytewise_areAnsweredTheSame() {
+        var responses: [WireResponse] = []
+        var handled: [String] = []
+        runHTTPLoop(seconds: 30) { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                var body = ""
+                req.setEncoding(.utf8)
+                req.on(.data) { body += $0.string }
+                req.on(.end) {
+                    handled.append("\(req.method) \(req.url) \(body)")
+                    res.end(body.uppercased())
+                }
+            }
+            server.listen(port: 0, host: "127.0.0.1") {
+                let requests = Array((
+                    "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nw\u{F6}rd"
+                    + "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\ntwo\r\n0\r\nT: 1\r\n\r\n"
+                    + "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").utf8)
+                let socket = rawExchange(.port(server.address()!.port), loop: loop, "") { bytes in
+                    responses = splitResponses(bytes)
+                    server.close()
+                }
+                socket.setNoDelay(true)
+                var index = 0
+                func drip() {
+                    guard index < requests.count, !socket.destroyed else { return }
+                    socket.write([requests[index]])
+                    index += 1
+                    loop.setImmediate(drip)
+                }
+                socket.on(.connect) { drip() }
+            }
+        }
+        #expect(handled == ["POST /a w\u{F6}rd", "POST /b two", "GET /c "])
+        #expect(responses.map(\.body.text) == ["W\u{D6}RD", "TWO", ""])
+    }
 }
