@@ -25,7 +25,7 @@ final class HTTPConnection: IncomingMessageSource {
     private var requestCount = 0
     /// The request being answered can no longer complete (its body timed out after the response began).
     private var closesAfterResponse = false
-    private var continueSent = false
+    private(set) var continueSent = false
     /// When the current head started arriving (or the connection opened); nil once a head is complete.
     private var headStartedAt: UInt64?
     /// When the request whose body is arriving started (its head's first byte); nil when no body is pending.
@@ -93,6 +93,8 @@ final class HTTPConnection: IncomingMessageSource {
                 message?.pushEnd()
             case .error(let error):
                 rejectIncompleteRequest(error)
+                // Nothing else may answer it: with no request in progress, the error goes out now.
+                dispatchNext()
             }
         }
         if parser.isReadingHead && headStartedAt == nil { headStartedAt = socket.loop.now }
@@ -111,6 +113,10 @@ final class HTTPConnection: IncomingMessageSource {
                 self.receiving = nil
                 bodyStartedAt = nil
                 receiving.connectionClosed()
+                // Like Node's `socketOnEnd` (`abortIncoming`, then `socket.end()`): the peer is gone and a handler
+                // waiting for the body's `end` would hold the connection open forever.
+                closeGracefully()
+                return
             } else if !parser.isIdle || receiving != nil {
                 rejectIncompleteRequest(HTTPParseError(status: 400, reason: "request cut off by the end of input"))
             }
@@ -175,7 +181,9 @@ final class HTTPConnection: IncomingMessageSource {
     // MARK: - Dispatch
 
     private func dispatchNext() {
-        guard current == nil, !socket.destroyed else { return }
+        // Once closing has begun (a `Connection: close` or the last of `maxRequestsPerSocket` answered, possibly
+        // while the chunk holding later pipelined requests is still being handled), nothing more is dispatched.
+        guard current == nil, !socket.destroyed, !isDiscardingInput else { return }
         if !queued.isEmpty {
             let request = queued.removeFirst()
             isPipelineFull = queued.count >= Self.maxPipelined
@@ -192,6 +200,7 @@ final class HTTPConnection: IncomingMessageSource {
             let expectsContinue =
                 request.version.minor >= 1 && !request.complete
                 && request.fields["Expect"].map { $0.asciiLowercased == "100-continue" } == true
+            response.expectsContinue = expectsContinue
             if expectsContinue && server.hasCheckContinueListeners {
                 server.emitCheckContinue(request, response)
             } else {
@@ -240,6 +249,10 @@ final class HTTPConnection: IncomingMessageSource {
     private func answerClientError(_ error: HTTPParseError) {
         if server.hasClientErrorListeners {
             isClosing = true
+            // The listener owns the socket now; nothing more is parsed, so the client's FIN cannot be taken for a
+            // second, cut-off request (a second clientError).
+            isDiscardingInput = true
+            updateReading()  // read on (and drop) so that the client's FIN is seen once the listener has ended
             server.emitClientError(error, socket)
             return
         }
@@ -270,10 +283,11 @@ final class HTTPConnection: IncomingMessageSource {
         }
     }
 
-    /// Closes now if idle; otherwise after the current response.
+    /// Closes now if idle; otherwise after the current response, or after the request whose head or body is still
+    /// arriving has been answered (Node's `server.close()` closes only idle connections).
     func closeWhenIdle() {
         isClosing = true
-        if current == nil && queued.isEmpty { closeGracefully() }
+        if isIdle { closeGracefully() }
     }
 
     func socketClosed() {
@@ -314,23 +328,32 @@ final class HTTPConnection: IncomingMessageSource {
     }
 
     private func currentDeadline() -> UInt64? {
-        guard !isClosing, parseError == nil else { return nil }
+        // Closing still lets a request that is arriving finish, within its timeouts; only the keep-alive wait ends.
+        guard !isDiscardingInput, parseError == nil else { return nil }
         // A body must finish within requestTimeout of its head's first byte, even while an earlier response is
         // still going out (Node's requestTimeout): otherwise a client could hold the connection by stalling a body.
-        let bodyDeadline = bodyStartedAt.map { $0 + UInt64(server.configuration.requestTimeout) }
+        // A timeout of 0 is no timeout, as in Node.
+        let configuration = server.configuration
+        let bodyDeadline = configuration.requestTimeout > 0
+            ? bodyStartedAt.map { $0 + UInt64(configuration.requestTimeout) } : nil
         guard current == nil else { return bodyDeadline }
-        if let headStartedAt { return headStartedAt + UInt64(server.configuration.headersTimeout) }
+        if let headStartedAt {
+            if configuration.headersTimeout > 0 { return headStartedAt + UInt64(configuration.headersTimeout) }
+            return bodyDeadline
+        }
         if let bodyDeadline { return bodyDeadline }
-        if let idleSince, queued.isEmpty { return idleSince + UInt64(server.configuration.keepAliveTimeout) }
+        if let idleSince, queued.isEmpty, !isClosing, configuration.keepAliveTimeout > 0 {
+            return idleSince + UInt64(configuration.keepAliveTimeout)
+        }
         return nil
     }
 
     private func deadlinePassed() {
         let timeout = server.configuration.requestTimeout
-        if let bodyStartedAt, bodyStartedAt + UInt64(timeout) <= socket.loop.now {
+        if let bodyStartedAt, timeout > 0, bodyStartedAt + UInt64(timeout) <= socket.loop.now {
             rejectIncompleteRequest(HTTPParseError(status: 408, reason: "request body not received within \(timeout) ms"))
             dispatchNext()
-        } else if headStartedAt != nil {
+        } else if headStartedAt != nil, server.configuration.headersTimeout > 0 {
             headStartedAt = nil
             sendError(408, "request headers not received within \(server.configuration.headersTimeout) ms")
         } else {

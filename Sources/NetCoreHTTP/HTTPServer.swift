@@ -28,14 +28,17 @@ public enum HTTP {
 public final class HTTPServer {
     /// Limits and timeouts.
     public struct Configuration: Sendable {
-        /// Time allowed for a request's head, from its first byte (or from the connection's start). Node: 60 s.
+        /// Time allowed for a request's head, from its first byte (or from the connection's start); 0 for no limit.
+        /// Node: 60 s.
         public var headersTimeout = 60_000
         /// Time allowed for a whole request, head and body, from its first byte; a body still incomplete then gets
-        /// `408` and the connection closes. Node: 300 s.
+        /// `408` and the connection closes; 0 for no limit. Node: 300 s.
         public var requestTimeout = 300_000
-        /// Idle time after a response before a keep-alive connection is closed. Node: 5 s.
+        /// Idle time after a response before a keep-alive connection is closed; 0 for no limit (and no `Keep-Alive`
+        /// field). Node: 5 s.
         public var keepAliveTimeout = 5_000
-        /// Header fields presented per message (`headers`, `rawHeaders`); the rest are dropped. Node: 2000.
+        /// Header fields presented per message (`headers`, `rawHeaders`); the rest are dropped; 0 for no limit.
+        /// Node: 2000.
         public var maxHeadersCount = 2000
         /// Requests served per connection before it is closed; 0 for no limit. Node: 0.
         public var maxRequestsPerSocket = 0
@@ -51,10 +54,11 @@ public final class HTTPServer {
     public let server: Server
     /// The limits and timeouts in force. Changes apply to connections accepted afterwards.
     public var configuration: Configuration {
-        didSet { keepAliveField = Self.keepAliveField(configuration.keepAliveTimeout) }
+        didSet { keepAliveField = Self.keepAliveField(configuration) }
     }
     var date = HTTPDate()
-    /// `Keep-Alive: timeout=N\r\n`, as Node adds to keep-alive responses.
+    /// `Keep-Alive: timeout=N\r\n` (`timeout=N, max=M` with `maxRequestsPerSocket`), as Node adds to keep-alive
+    /// responses.
     private(set) var keepAliveField: [UInt8]
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private var requestListeners = Listeners<(IncomingMessage, ServerResponse)>()
@@ -73,7 +77,7 @@ public final class HTTPServer {
         handler: ((IncomingMessage, ServerResponse) -> Void)? = nil
     ) {
         self.configuration = configuration
-        self.keepAliveField = Self.keepAliveField(configuration.keepAliveTimeout)
+        self.keepAliveField = Self.keepAliveField(configuration)
         // Half-open: a client may send its request and FIN at once; the response must still go out in full.
         self.server = Server(loop: loop, allowHalfOpen: true)
         if let handler { requestListeners.append(handler) }
@@ -89,8 +93,12 @@ public final class HTTPServer {
         server.on(.close) { [unowned self] in keepsItselfAlive = nil }
     }
 
-    private static func keepAliveField(_ milliseconds: Int) -> [UInt8] {
-        Array("Keep-Alive: timeout=\(max(1, milliseconds / 1000))\r\n".utf8)
+    private static func keepAliveField(_ configuration: Configuration) -> [UInt8] {
+        // No timeout, no field (Node adds it only `if (this._keepAliveTimeout && …)`).
+        guard configuration.keepAliveTimeout > 0 else { return [] }
+        let timeout = max(1, configuration.keepAliveTimeout / 1000)
+        let limit = configuration.maxRequestsPerSocket
+        return Array("Keep-Alive: timeout=\(timeout)\(limit > 0 ? ", max=\(limit)" : "")\r\n".utf8)
     }
 
     // MARK: - Node's properties

@@ -183,9 +183,9 @@ public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String { "\(status) \(reason)" }
 }
 
-/// Standard reason phrases: Node's `http.STATUS_CODES`.
+/// Standard reason phrases.
 public enum HTTPStatus {
-    /// The reason phrase for `code`, e.g. "Not Found"; "Unknown" for codes Node does not name.
+    /// The reason phrase for `code`, e.g. "Not Found": Node's `http.STATUS_CODES` (v20), so responses read as Node's do.
     public static func reason(_ code: Int) -> String {
         switch code {
         case 100: "Continue"
@@ -251,7 +251,7 @@ public enum HTTPStatus {
         case 509: "Bandwidth Limit Exceeded"
         case 510: "Not Extended"
         case 511: "Network Authentication Required"
-        default: "Unknown"
+        default: "unknown"  // as Node's ServerResponse names a code it does not know
         }
     }
 }

@@ -34,7 +34,8 @@ public final class IncomingMessage {
     public let fields: HTTPHeaders
     /// The connection the message arrived on.
     public let socket: Socket
-    /// How many header fields `headers` and `rawHeaders` present (Node's `maxHeadersCount`; the rest are dropped).
+    /// How many header fields `headers` and `rawHeaders` present (Node's `maxHeadersCount`; the rest are dropped;
+    /// 0 for all, as in Node).
     let maxHeadersCount: Int
 
     /// True once the whole body has arrived (Node's `message.complete`).
@@ -77,7 +78,7 @@ public final class IncomingMessage {
         httpVersion = head.version == .http1_1 ? "1.1" : "\(head.version.major).\(head.version.minor)"
         fields = head.headers
         self.socket = socket
-        self.maxHeadersCount = maxHeadersCount
+        self.maxHeadersCount = maxHeadersCount > 0 ? maxHeadersCount : .max
         if case .none = head.framing { complete = true }
     }
 
@@ -90,7 +91,7 @@ public final class IncomingMessage {
         httpVersion = head.version == .http1_1 ? "1.1" : "\(head.version.major).\(head.version.minor)"
         fields = head.headers
         self.socket = socket
-        self.maxHeadersCount = maxHeadersCount
+        self.maxHeadersCount = maxHeadersCount > 0 ? maxHeadersCount : .max
     }
 
     /// The header fields with Node's rules: lower-case names; a repeated `set-cookie` kept as a list; repeated

@@ -36,6 +36,8 @@ public final class ServerResponse {
     private var pendingFields: [(name: String, value: String)] = []
     private var trailers: HTTPHeaders?
     private var isClosed = false
+    /// The request asked for `100 Continue` (set by the connection).
+    var expectsContinue = false
 
     /// The status to send (Node's `res.statusCode`; used by an implicit head). Default 200.
     public var statusCode = 200
@@ -223,6 +225,10 @@ public final class ServerResponse {
             }
         }
         if connection.isClosing { shouldKeepAlive = false }
+        // A final status before `100 Continue`: the client may still send the body it announced, or not, so the
+        // connection cannot be reused (Node's writeHead: "Don't keep alive connections where the client expects 100
+        // Continue but we sent a final status; they may put extra bytes on the wire").
+        if expectsContinue && !connection.continueSent { shouldKeepAlive = false }
         // The framing, as Node's `_storeHeader` decides it.
         var addLength: Int?
         var addChunked = false
