@@ -7,9 +7,15 @@ import Testing
 /// `session-server` end to end (the seed's session.js), plus `LoginApp` in process with an injected clock for
 /// expiry (the program has no flag to shorten the 5 minutes).
 @Suite struct SessionServerTests {
-    /// The `session` id of a `Set-Cookie` value, if it has the form the spec gives.
+    /// The `session` id of a `Set-Cookie` value, if it has the form the spec gives: `session=<32 hex>` with
+    /// `Expires=<IMF-fixdate>`, `HttpOnly` and `Path=/` (in any order), nothing else.
     static func sessionID(_ setCookie: String?) -> String? {
-        guard let setCookie, let match = setCookie.firstMatch(of: /^session=([0-9a-f]{32}); Expires=[^;]+ GMT; Path=\/; HttpOnly$/)
+        guard let parts = setCookie?.components(separatedBy: "; "), parts.count == 4,
+            let match = parts[0].wholeMatch(of: /session=([0-9a-f]{32})/)
+        else { return nil }
+        let attributes = parts.dropFirst()
+        guard attributes.contains("HttpOnly"), attributes.contains("Path=/"),
+            attributes.contains(where: { $0.wholeMatch(of: /Expires=\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/) != nil })
         else { return nil }
         return String(match.1)
     }
