@@ -163,16 +163,3 @@ func expectServesUnixSocket(
     #expect(run.status == 0, "curl: \(run.stderr)", sourceLocation: sourceLocation)
     check(run)
 }
-
-/// Runs expectations that fail on main at 345dc02 because of two HTTPConnection.swift bugs, fixed on branch `apitests`
-/// (9165e0c "HTTPConnection: three fixes found by the Node http API tests"): (1) a request the parser rejects (bad
-/// target, body over `maxBodyBytes`, bad chunk) on a connection with nothing in progress is never answered, and the
-/// paused connection stays open forever; (2) a client that ends its side mid-body leaves the connection open forever
-/// (the handler sees `aborted`, nobody answers, no `socket.end()`). Both pass with `apitests` merged: remove this
-/// wrapper then (intermittent, so the tests pass both before and after that merge).
-func untilHTTPConnectionFix(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    withKnownIssue("HTTPConnection: unanswered parse errors / half-closed mid-body connections (fixed on apitests)",
-                   isIntermittent: true, sourceLocation: sourceLocation) {
-        try body()
-    }
-}

@@ -197,7 +197,7 @@ import Testing
         let ok = try HelloConnection(port: port).request("POST", "/user", text: fits)
         #expect(ok.status == 201)
 
-        untilHTTPConnectionFix {
+        do {
             // Declared too long: refused from the head, the rest is not awaited.
             let declared = try HelloConnection(port: port, timeoutSeconds: 2)
             try declared.send("POST /user HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1025\r\n\r\n")
@@ -205,7 +205,7 @@ import Testing
             #expect(early.status == 413)
             #expect(early.headers["connection"] == "close")
         }
-        untilHTTPConnectionFix {
+        do {
             // Chunked, no length: refused once the chunks pass the limit.
             let chunked = try HelloConnection(port: port, timeoutSeconds: 2)
             let chunk = String(repeating: "b", count: 600)
@@ -240,11 +240,11 @@ import Testing
             #expect(Self.ids(users).count == 1 && users.contains("after"), "\(users)")
             #expect(server.process.isRunning)
             // Only `next` is still open: the count comes back to the baseline plus that one connection.
-            untilHTTPConnectionFix {
+            do {
                 #expect(settleDescriptorCount(pid, to: baseline + 1, timeout: 5) == baseline + 1)
             }
         }
-        untilHTTPConnectionFix {
+        do {
             #expect(settleDescriptorCount(pid, to: baseline, timeout: 5) == baseline)
         }
     }
@@ -323,7 +323,7 @@ import Testing
         defer { tree.directory.remove() }
         let (server, port) = try startCourseServer("rest-server", ["--root", tree.root])
         defer { uhKill(server) }
-        untilHTTPConnectionFix {
+        do {
             let raw = try HelloConnection(port: port, timeoutSeconds: 2).exchangeUntilClose(
                 "GET \(target) HTTP/1.1\r\nHost: localhost\r\n\r\n")
             let text = String(decoding: raw, as: UTF8.self)
