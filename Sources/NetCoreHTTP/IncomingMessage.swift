@@ -372,40 +372,10 @@ public struct IncomingHeaders: Sendable, Sequence, CustomStringConvertible {
 
     /// As `JSON.stringify(message.headers)` prints it.
     public var description: String {
-        var parts: [String] = []
+        var object = JSONObject()
         for name in order {
-            if name == "set-cookie" {
-                parts.append(JSONText.quoted(name) + ":[" + cookies.map(JSONText.quoted).joined(separator: ",") + "]")
-            } else {
-                parts.append(JSONText.quoted(name) + ":" + JSONText.quoted(values[name] ?? ""))
-            }
+            object[name] = name == "set-cookie" ? .array(cookies.map { .string($0) }) : .string(values[name] ?? "")
         }
-        return "{" + parts.joined(separator: ",") + "}"
-    }
-}
-
-/// JSON string quoting as `JSON.stringify` does it.
-enum JSONText {
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\u{08}": result += "\\b"
-            case "\u{0C}": result += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
+        return JSONValue.object(object).serialized
     }
 }

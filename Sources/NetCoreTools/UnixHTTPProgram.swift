@@ -29,26 +29,11 @@ public enum UnixHTTPProgram {
         .init("mode", .value(placeholder: "OCTAL"), help: "permissions of the socket file, e.g. 660"),
         .init("quiet", help: "no per-request log lines"),
         .init(
-            "headers-timeout",
-            .value(placeholder: "MS"),
-            help: "time allowed for a request's headers (default 60000; then 408)"
-        ),
-        .init(
-            "request-timeout",
-            .value(placeholder: "MS"),
-            help: "time allowed for a whole request, body included (default 300000; then 408)"
-        ),
-        .init(
-            "keep-alive-timeout",
-            .value(placeholder: "MS"),
-            help: "idle keep-alive connections close after MS (default 5000)"
-        ),
-        .init(
             "max-body",
             .value(placeholder: "BYTES"),
             help: "largest request body accepted (default 1048576; then 413)"
         ),
-    ]
+    ] + WebServerSettings.timeoutOptions
 
     static let getOptions: [Arguments.Option] = [
         .init("socket", .value(placeholder: "PATH"), help: "Unix socket to connect to (default \(defaultSocketPath))"),
@@ -127,12 +112,7 @@ public enum UnixHTTPProgram {
                 mode = value
             }
             var configuration = HTTPServer.Configuration()
-            configuration.headersTimeout =
-                try parsed.integer("headers-timeout", in: 1...86_400_000) ?? configuration.headersTimeout
-            configuration.requestTimeout =
-                try parsed.integer("request-timeout", in: 1...86_400_000) ?? configuration.requestTimeout
-            configuration.keepAliveTimeout =
-                try parsed.integer("keep-alive-timeout", in: 1...86_400_000) ?? configuration.keepAliveTimeout
+            try WebServerSettings.applyTimeouts(parsed, to: &configuration)
             configuration.limits.maxBodyBytes =
                 try parsed.integer("max-body", in: 0...Int(Int32.max)) ?? configuration.limits.maxBodyBytes
             let server = FileServer(
@@ -179,45 +159,5 @@ public enum UnixHTTPProgram {
         request.end()
         EventLoop.main.run()
         return exitCode.rawValue
-    }
-}
-
-/// Minimal JSON output for the client's `HEADERS:` line, as Node prints `JSON.stringify(res.headers)`: lower-case
-/// names, repeated fields joined with ", ".
-enum JSON {
-    static func object(_ headers: HTTPHeaders) -> String {
-        var order: [String] = []
-        var values: [String: String] = [:]
-        for (name, value) in headers {
-            let key = name.lowercased()
-            if let existing = values[key] {
-                values[key] = existing + ", " + value
-            } else {
-                order.append(key)
-                values[key] = value
-            }
-        }
-        return "{" + order.map { "\(string($0)):\(string(values[$0]!))" }.joined(separator: ",") + "}"
-    }
-
-    static func string(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
     }
 }

@@ -99,11 +99,6 @@ import NetCore
         #expect(status("a\u{0}b") == 400)
         if case .success(let file) = resolver.resolve("a.txt") { #expect(file.size == 6) }
     }
-
-    @Test func json_matchesNodeHeaderObject() {
-        let headers: HTTPHeaders = ["Content-Type": "text/plain", "Set-Cookie": "a", "set-cookie": "b\"q"]
-        #expect(JSON.object(headers) == #"{"content-type":"text/plain","set-cookie":"a, b\"q"}"#)
-    }
 }
 
 /// The small-file cache: hits only while the status is exactly the one read, and only for files that had settled.

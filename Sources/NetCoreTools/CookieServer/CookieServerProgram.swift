@@ -13,7 +13,8 @@ public enum CookieServerProgram {
     ]
 
     /// The `--help` text.
-    public static let usage = """
+    public static let usage = WebServer.usage(
+        """
         usage: cookie-server [--login] [--port N] [--host ADDR | --unix PATH] [--quiet] [--workers N]
                              [--headers-timeout MS] [--request-timeout MS] [--keep-alive-timeout MS]
 
@@ -23,15 +24,11 @@ public enum CookieServerProgram {
         With --login, the seed's cookie2.js (port 8084): GET /login?name=X answers 302 to / with
         Set-Cookie: name=X (URI-encoded); Expires=<in 5 minutes>; Path=/; HttpOnly. GET / with that cookie answers
         "X님 안녕하세요", without it the login form. Open http://localhost:8084/ in a browser.
-
-        options:
-        \(Arguments.help(for: WebServerSettings.options(defaultPort: defaultPort) + extraOptions))
-          (--port defaults to \(loginPort) with --login)
-
-        \(WebServer.workersHelp)
-
-        \(WebServer.exitCodesHelp)
-        """
+        """,
+        defaultPort: defaultPort,
+        extraOptions: extraOptions,
+        optionsNote: "\n  (--port defaults to \(loginPort) with --login)"
+    )
 
     /// Runs the program; returns the exit code.
     public static func main(_ arguments: [String]) -> Int32 {

@@ -20,7 +20,8 @@ public enum HelloServerProgram {
     ]
 
     /// The `--help` text.
-    public static let usage = """
+    public static let usage = WebServer.usage(
+        """
         usage: hello-server [--port N] [--host ADDR | --unix PATH] [--file FILE] [--quiet] [--workers N]
                             [--headers-timeout MS] [--request-timeout MS] [--keep-alive-timeout MS]
 
@@ -30,14 +31,10 @@ public enum HelloServerProgram {
         at most \(maxFileBytes) bytes); when it cannot be read, 500 text/plain with Node's error message, e.g.
         "ENOENT: no such file or directory, open 'FILE'", and one line on stderr. Try: hello-server --file
         server2.html --port 8081
-
-        options:
-        \(Arguments.help(for: WebServerSettings.options(defaultPort: defaultPort) + extraOptions))
-
-        \(WebServer.workersHelp)
-
-        \(WebServer.exitCodesHelp)
-        """
+        """,
+        defaultPort: defaultPort,
+        extraOptions: extraOptions
+    )
 
     /// Runs the program; returns the exit code.
     public static func main(_ arguments: [String]) -> Int32 {

@@ -16,7 +16,8 @@ public enum RestServerProgram {
     ]
 
     /// The `--help` text.
-    public static let usage = """
+    public static let usage = WebServer.usage(
+        """
         usage: rest-server [--port N] [--host ADDR | --unix PATH] [--root DIR] [--max-body BYTES] [--quiet]
                            [--workers N] [--headers-timeout MS] [--request-timeout MS] [--keep-alive-timeout MS]
 
@@ -28,14 +29,10 @@ public enum RestServerProgram {
           anything else     404 NOT FOUND (a known path with another method: 405 with Allow)
         Bad JSON or a missing string "name" gets 400, a body over --max-body 413. Static files come only from the web
         root. Try: curl -X POST -d '{"name":"kim"}' localhost:8082/user; curl localhost:8082/users
-
-        options:
-        \(Arguments.help(for: WebServerSettings.options(defaultPort: defaultPort) + extraOptions))
-
-        \(WebServer.workersHelp)
-
-        \(WebServer.exitCodesHelp)
-        """
+        """,
+        defaultPort: defaultPort,
+        extraOptions: extraOptions
+    )
 
     /// Runs the program; returns the exit code.
     public static func main(_ arguments: [String]) -> Int32 {

@@ -15,7 +15,8 @@ public enum SessionServerProgram {
     ]
 
     /// The `--help` text.
-    public static let usage = """
+    public static let usage = WebServer.usage(
+        """
         usage: session-server [--port N] [--host ADDR | --unix PATH] [--max-sessions N] [--quiet] [--workers N]
                               [--headers-timeout MS] [--request-timeout MS] [--keep-alive-timeout MS]
 
@@ -26,14 +27,10 @@ public enum SessionServerProgram {
 
         Sessions live in this process's memory (lost on restart). With --workers each worker has its own sessions,
         the seed's own caveat: a login made on one worker is unknown to the others.
-
-        options:
-        \(Arguments.help(for: WebServerSettings.options(defaultPort: defaultPort) + extraOptions))
-
-        \(WebServer.workersHelp)
-
-        \(WebServer.exitCodesHelp)
-        """
+        """,
+        defaultPort: defaultPort,
+        extraOptions: extraOptions
+    )
 
     /// Runs the program; returns the exit code.
     public static func main(_ arguments: [String]) -> Int32 {

@@ -54,6 +54,15 @@ public enum WebServer {
         REST users list, ...) is per worker: a client's next request may reach a worker that does not know it.
         """
 
+    /// A course server's `--help`: its synopsis and description, then the common options and its own, the
+    /// `--workers` caveat and the exit codes.
+    public static func usage(_ head: String, defaultPort: Int, extraOptions: [Arguments.Option], optionsNote: String = "")
+        -> String
+    {
+        let options = Arguments.help(for: WebServerSettings.options(defaultPort: defaultPort) + extraOptions)
+        return head + "\n\noptions:\n" + options + optionsNote + "\n\n" + workersHelp + "\n\n" + exitCodesHelp
+    }
+
     /// The ready line for TCP: the seed's `8080번 포트에서 서버 대기 중입니다!` with the real port, then a URL.
     public static func readyLine(port: Int, boundHost: String?) -> String {
         let host: String

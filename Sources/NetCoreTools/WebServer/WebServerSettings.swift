@@ -48,6 +48,11 @@ public struct WebServerSettings: Sendable {
                 .value(placeholder: "N"),
                 help: "N worker processes share the port (SO_REUSEPORT); 0 = one per processor"
             ),
+        ] + timeoutOptions
+    }
+
+    /// Node's three server timeouts as options; unix-http takes them too.
+    public static let timeoutOptions: [Arguments.Option] = [
             .init(
                 "headers-timeout",
                 .value(placeholder: "MS"),
@@ -63,7 +68,18 @@ public struct WebServerSettings: Sendable {
                 .value(placeholder: "MS"),
                 help: "idle keep-alive connections close after MS (default 5000)"
             ),
-        ]
+    ]
+
+    /// Applies the timeout options in `parsed` to `configuration`.
+    public static func applyTimeouts(_ parsed: Arguments, to configuration: inout HTTPServer.Configuration)
+        throws(Arguments.UsageError)
+    {
+        configuration.headersTimeout =
+            try parsed.integer("headers-timeout", in: 1...86_400_000) ?? configuration.headersTimeout
+        configuration.requestTimeout =
+            try parsed.integer("request-timeout", in: 1...86_400_000) ?? configuration.requestTimeout
+        configuration.keepAliveTimeout =
+            try parsed.integer("keep-alive-timeout", in: 1...86_400_000) ?? configuration.keepAliveTimeout
     }
 
     /// Reads the common options from `parsed`; a bad value or combination is a usage error.
@@ -88,12 +104,7 @@ public struct WebServerSettings: Sendable {
             if unixPath.isEmpty { throw Arguments.UsageError(description: "--unix needs a non-empty path") }
         }
         if host?.isEmpty == true { throw Arguments.UsageError(description: "--host needs a non-empty address") }
-        configuration.headersTimeout =
-            try parsed.integer("headers-timeout", in: 1...86_400_000) ?? configuration.headersTimeout
-        configuration.requestTimeout =
-            try parsed.integer("request-timeout", in: 1...86_400_000) ?? configuration.requestTimeout
-        configuration.keepAliveTimeout =
-            try parsed.integer("keep-alive-timeout", in: 1...86_400_000) ?? configuration.keepAliveTimeout
+        try Self.applyTimeouts(parsed, to: &configuration)
     }
 
     /// Where the server listens, for error messages: "port 8080", "::1 port 8080", or the socket path.
