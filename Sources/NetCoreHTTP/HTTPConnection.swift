@@ -6,7 +6,11 @@ import NetCore
 final class HTTPConnection: IncomingMessageSource {
     let socket: Socket
     unowned let server: HTTPServer
-    private var parser: HTTPRequestParser
+    /// The parser, only while a request is arriving or waiting: an idle keep-alive connection holds none (its
+    /// line buffers were most of an idle connection's memory).
+    private var reader: RequestReader?
+    private var parserIsIdle: Bool { reader?.parser.isIdle ?? true }
+    private var drainIsWatched = false
     /// Requests whose head has arrived but which wait for the one before them to be answered (pipelining).
     private var queued: [IncomingMessage] = []
     /// The request whose body bytes are arriving now (the last head parsed), until its end.
@@ -44,25 +48,33 @@ final class HTTPConnection: IncomingMessageSource {
     init(socket: Socket, server: HTTPServer) {
         self.socket = socket
         self.server = server
-        self.parser = HTTPRequestParser(limits: server.configuration.limits)
         headStartedAt = socket.loop.now
         socket.on(.data) { [unowned self] chunk in received(chunk) }
-        socket.on(.drain) { [unowned self] in current?.connectionDrained() }
         socket.on(.error) { _ in }  // a reset client is routine; `close` cleans up
         socket.on(.end) { [unowned self] in peerEnded() }
         updateDeadline()
     }
 
     /// Whether no request is being answered or waiting (for `closeIdleConnections`).
-    var isIdle: Bool { current == nil && queued.isEmpty && parser.isIdle }
+    var isIdle: Bool { current == nil && queued.isEmpty && parserIsIdle }
+
+    /// Listens for the socket's `drain` from the first time a response's write was refused (most connections never
+    /// are: the listener would cost every idle connection its memory).
+    func watchDrain() {
+        guard !drainIsWatched else { return }
+        drainIsWatched = true
+        socket.on(.drain) { [unowned self] in current?.connectionDrained() }
+    }
 
     // MARK: - Input
 
     private func received(_ chunk: Buffer) {
         if isDiscardingInput { return }
-        let wasIdle = parser.isIdle
-        let events = parser.feed(chunk.bytes)
-        if wasIdle && (parser.isReadingHead || !events.isEmpty) {
+        let reader = self.reader ?? RequestReader(limits: server.configuration.limits)
+        self.reader = reader
+        let wasIdle = reader.parser.isIdle
+        let events = reader.parser.feed(chunk.bytes)
+        if wasIdle && (reader.parser.isReadingHead || !events.isEmpty) {
             idleSince = nil
             if headStartedAt == nil { headStartedAt = socket.loop.now }
         }
@@ -97,7 +109,7 @@ final class HTTPConnection: IncomingMessageSource {
                 dispatchNext()
             }
         }
-        if parser.isReadingHead && headStartedAt == nil { headStartedAt = socket.loop.now }
+        if reader.parser.isReadingHead && headStartedAt == nil { headStartedAt = socket.loop.now }
         isPipelineFull = queued.count >= Self.maxPipelined
         updateReading()
         updateDeadline()
@@ -117,7 +129,7 @@ final class HTTPConnection: IncomingMessageSource {
                 // waiting for the body's `end` would hold the connection open forever.
                 closeGracefully()
                 return
-            } else if !parser.isIdle || receiving != nil {
+            } else if !parserIsIdle || receiving != nil {
                 rejectIncompleteRequest(HTTPParseError(status: 400, reason: "request cut off by the end of input"))
             }
         }
@@ -210,10 +222,11 @@ final class HTTPConnection: IncomingMessageSource {
         } else if let error = parseError {
             parseError = nil
             answerClientError(error)
-        } else if isClosing && parser.isIdle {
+        } else if isClosing && parserIsIdle {
             socket.end()
-        } else if parser.isIdle {
+        } else if parserIsIdle {
             idleSince = socket.loop.now
+            if receiving == nil { reader = nil }
         }
     }
 
@@ -319,8 +332,9 @@ final class HTTPConnection: IncomingMessageSource {
         if deadline < armedDeadline {
             deadlineTimer?.cancel()
             armedDeadline = deadline
-            deadlineTimer = socket.loop.setTimeout(Int(deadline - now)) { [weak self] in
-                guard let self else { return }
+            // unowned: `socketClosed` cancels the timer before the connection can go (a weak reference would cost
+            // every connection a side table).
+            deadlineTimer = socket.loop.setTimeout(Int(deadline - now)) { [unowned self] in
                 armedDeadline = .max
                 updateDeadline()
             }.unref()
@@ -360,5 +374,15 @@ final class HTTPConnection: IncomingMessageSource {
             isClosing = true
             closeGracefully()
         }
+    }
+}
+
+/// The request parser in a box of its own, made when a request starts arriving and dropped when the connection is
+/// idle again.
+private final class RequestReader {
+    var parser: HTTPRequestParser
+
+    init(limits: HTTPRequestParser.Limits) {
+        parser = HTTPRequestParser(limits: limits)
     }
 }

@@ -313,8 +313,9 @@ public final class ServerResponse {
         if !headersSent { sendHead(impliedLength: nil) }
         guard !writableEnded, !data.isEmpty else { return belowHighWaterMark }
         appendBody(data)
-        if corkedBytes >= Self.corkLimit { return flush() }
-        return belowHighWaterMark
+        let below = corkedBytes >= Self.corkLimit ? flush() : belowHighWaterMark
+        if !below { connection.watchDrain() }
+        return below
     }
 
     /// Sends the UTF-8 bytes of `text`; see `write(_:)`.
@@ -374,6 +375,7 @@ public final class ServerResponse {
         flush()
         let below = socket.write(file: descriptor, offset: offset, count: count, closesDescriptor: true)
         if case .chunked = framing { cork(ChunkedEncoder.chunkEnd) }
+        if !below { connection.watchDrain() }
         return below
     }
 
@@ -493,7 +495,10 @@ public final class ServerResponse {
     }
 
     /// Calls `listener` when the connection can take more after `write` returned false.
-    public func onDrain(_ listener: @escaping () -> Void) { drainListeners.append(listener) }
+    public func onDrain(_ listener: @escaping () -> Void) {
+        drainListeners.append(listener)
+        connection.watchDrain()
+    }
 
     /// Calls `listener` when the response is done with: after `finish`, or when the connection closed first.
     public func onClose(_ listener: @escaping () -> Void) { closeListeners.append(listener) }
@@ -528,7 +533,12 @@ public final class ServerResponse {
 
 extension ServerResponse.Event where Payload == Void {
     /// The connection can take more after `write` returned false.
-    public static var drain: Self { Self { $0.drainListeners.add($1, once: $2) } }
+    public static var drain: Self {
+        Self { response, listener, once in
+            response.drainListeners.add(listener, once: once)
+            response.connection.watchDrain()
+        }
+    }
     /// The whole response was handed to the connection.
     public static var finish: Self { Self { $0.finishListeners.add($1, once: $2) } }
     /// The response is done with: after `finish`, or when the connection closed first.
