@@ -11,6 +11,11 @@ final class HTTPConnection: IncomingMessageSource {
     private var reader: RequestReader?
     private var parserIsIdle: Bool { reader?.parser.isIdle ?? true }
     private var drainIsWatched = false
+    /// Links of the server's queue of quiet connections (`QuietConnections`), and when this one became quiet.
+    var quietNext: HTTPConnection?
+    unowned(unsafe) var quietPrevious: HTTPConnection?
+    unowned(unsafe) var quietQueue: QuietConnections?
+    var quietSince: UInt64 = 0
     /// Requests whose head has arrived but which wait for the one before them to be answered (pipelining).
     private var queued: [IncomingMessage] = []
     /// The request whose body bytes are arriving now (the last head parsed), until its end.
@@ -304,6 +309,7 @@ final class HTTPConnection: IncomingMessageSource {
     }
 
     func socketClosed() {
+        quietQueue?.remove(self)
         deadlineTimer?.cancel()
         lingerTimer?.cancel()
         lingerTimer = nil
@@ -320,10 +326,23 @@ final class HTTPConnection: IncomingMessageSource {
     // MARK: - Timeouts
 
     /// The next moment something must happen: the headers deadline while a head is arriving, the body deadline
-    /// while a body is, the keep-alive deadline while idle. One timer, re-armed only when the deadline moves earlier
-    /// (a fire re-checks and re-arms).
+    /// while a body is, the keep-alive deadline while idle. While quiet (accepted and silent, or idle between
+    /// requests), the server's queue of quiet connections keeps the time; otherwise one timer of its own, re-armed
+    /// only when the deadline moves earlier (a fire re-checks and re-arms).
     private func updateDeadline() {
-        guard let deadline = currentDeadline(), !socket.destroyed else { return }
+        guard !socket.destroyed else { return }
+        if let (queue, since) = quietWait() {
+            if quietQueue !== queue {
+                quietQueue?.remove(self)
+                queue.append(self, since: since)
+            }
+            deadlineTimer?.cancel()
+            deadlineTimer = nil
+            armedDeadline = .max
+            return
+        }
+        quietQueue?.remove(self)
+        guard let deadline = currentDeadline() else { return }
         let now = socket.loop.now
         if deadline <= now {
             deadlinePassed()
@@ -339,6 +358,25 @@ final class HTTPConnection: IncomingMessageSource {
                 updateDeadline()
             }.unref()
         }
+    }
+
+    /// The server's queue this connection waits in, if nothing is in flight: just accepted and nothing received
+    /// (the headers timeout runs from the connection's start), or idle after a response (the keep-alive timeout).
+    private func quietWait() -> (QuietConnections, UInt64)? {
+        guard !isDiscardingInput, parseError == nil, current == nil, queued.isEmpty, receiving == nil, parserIsIdle,
+            bodyStartedAt == nil
+        else { return nil }
+        if let idleSince {
+            return isClosing ? nil : (server.idleConnections, idleSince)
+        }
+        if let headStartedAt, requestCount == 0 { return (server.freshConnections, headStartedAt) }
+        return nil
+    }
+
+    /// The quiet queue's time for this connection is up.
+    func quietTimeExpired() {
+        guard !socket.destroyed else { return }
+        deadlinePassed()
     }
 
     private func currentDeadline() -> UInt64? {

@@ -61,6 +61,14 @@ public final class HTTPServer {
     /// responses.
     private(set) var keepAliveField: [UInt8]
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+    /// Connections accepted that have sent nothing yet, waiting out `headersTimeout` together.
+    private(set) lazy var freshConnections = QuietConnections(loop: server.loop) { [unowned self] in
+        configuration.headersTimeout
+    }
+    /// Keep-alive connections idle between requests, waiting out `keepAliveTimeout` together.
+    private(set) lazy var idleConnections = QuietConnections(loop: server.loop) { [unowned self] in
+        configuration.keepAliveTimeout
+    }
     private var requestListeners = Listeners<(IncomingMessage, ServerResponse)>()
     private var checkContinueListeners = Listeners<(IncomingMessage, ServerResponse)>()
     private var clientErrorListeners = Listeners<(HTTPParseError, Socket)>()
