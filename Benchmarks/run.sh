@@ -39,7 +39,9 @@ done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+# shared/ sits next to the repository (main checkout) or one level further up (a worktree under wt/).
 SHARED=${BENCH_SHARED:-$(dirname "$ROOT")/shared}
+[ -n "${BENCH_SHARED:-}" ] || [ -d "$SHARED" ] || SHARED=$(dirname "$(dirname "$ROOT")")/shared
 if [ "$QUICK" = 1 ]; then
     DURATION=${BENCH_DURATION:-1}; WARMUP=${BENCH_WARMUP:-0.5}; RUNS=${BENCH_RUNS:-1}
     HOLD=1; LINGER=0.5; STARTUP_REPEAT=3
@@ -581,6 +583,33 @@ crosscheck_point() {
     done
 }
 
+# crosscheck_http_point: netbench's http mode vs loadgen's against nginx-hello (the fastest HTTP server here, so
+# the one where a slow client would show), 64 connections, alternating like the echo cross-check.
+crosscheck_http_point() {
+    local id=crosscheck-http-64c
+    want "$id" || return 0
+    [ "$HAVE_LOADGEN" = 1 ] && [ "$HAVE_NGINX" = 1 ] || return 0
+    say "== $id (netbench vs loadgen, HTTP GET / over 64 connections, nginx)"
+    local run tool log order runs=$RUNS
+    [ "$QUICK" = 0 ] && [ "$runs" -lt 5 ] && runs=5
+    for run in $(seq 1 "$runs"); do
+        if [ $((run % 2)) = 1 ]; then order="netbench loadgen"; else order="loadgen netbench"; fi
+        for tool in $order; do
+            log="$WORK/logs/$id-$tool-$run.log"
+            start_server nginx-hello "$id-$tool-$run" || { echo "$id $tool $run failed=1" >>"$RESULTS"; continue; }
+            if [ "$tool" = netbench ]; then
+                run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" http "${TARGET[@]}" --connections 64 --path / \
+                    --expect-body "$HELLO_BODY_BYTES" --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            else
+                run_client "$log" "${PIN_CLIENT[@]}" "$WORK/loadgen" http --host 127.0.0.1 "${TARGET[@]}" --conns 64 \
+                    --path / --expect-body "$HELLO_BODY_BYTES" --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            fi
+            stop_server
+            record "$id" "$tool" "$run" "$log"
+        done
+    done
+}
+
 # ---------------------------------------------------------------- the points
 say "== $NPROC CPUs; $PINNING; ${DURATION}s per point after ${WARMUP}s warm-up, $RUNS run(s)"
 echo_point echo-1c-samecpu same --connections 1 --size 64
@@ -600,6 +629,7 @@ big_point
 startup_point startup-echo echo $(echo_servers)
 startup_point startup-http http $(http_servers | sed 's/ node-onechunk//')
 crosscheck_point
+crosscheck_http_point
 
 # ---------------------------------------------------------------- the table
 # values POINT SERVER KEY → one value per run; median of them
@@ -648,6 +678,7 @@ declare -A TITLE=(
     [startup-echo]="start-up: exec → first echo answered"
     [startup-http]="start-up: exec → first HTTP response"
     [crosscheck-64c]="netbench vs loadgen.c, echo 64 conns, C server"
+    [crosscheck-http-64c]="netbench vs loadgen.c, HTTP GET / 64 conns, nginx"
     [hello-64c]="hello (server1.js) GET /, 64 keep-alive TCP conns"
     [rest-users-64c]="rest GET /users ($REST_USERS users), 64 keep-alive TCP conns"
     [rest-post-64c]="rest POST /user, 64 keep-alive TCP conns"
@@ -770,21 +801,28 @@ for server in netcore-rest node-rest; do
 done
 
 CROSSCHECK=""
-if grep -q '^crosscheck-64c ' "$RESULTS"; then
-    nb=$(median crosscheck-64c netbench msgs_per_s)
-    lg=$(median crosscheck-64c loadgen msgs_per_s)
-    # The verdict uses the median of the per-run ratios (each pair measured back to back).
-    r=$(awk '$1 == "crosscheck-64c" { for (i = 4; i <= NF; i++) if ($i ~ /^msgs_per_s=/) v[$2 " " $3] = substr($i, 12) }
-        END { for (k in v) { split(k, a, " "); if (a[1] == "netbench" && v["loadgen " a[2]] > 0) print v[k] / v["loadgen " a[2]] } }' "$RESULTS" |
+# crosscheck_row POINT METRIC: the netbench-vs-loadgen line of POINT; the verdict uses the median of the per-run
+# ratios (each pair measured back to back).
+crosscheck_row() {
+    local point=$1 metric=$2 nb lg r verdict
+    grep -q "^$point " "$RESULTS" || return 0
+    nb=$(median "$point" netbench "$metric")
+    lg=$(median "$point" loadgen "$metric")
+    r=$(awk -v p="$point" -v k="$metric=" '$1 == p { for (i = 4; i <= NF; i++) if (index($i, k) == 1) v[$2 " " $3] = substr($i, length(k) + 1) }
+        END { for (key in v) { split(key, a, " "); if (a[1] == "netbench" && v["loadgen " a[2]] > 0) print v[key] / v["loadgen " a[2]] } }' "$RESULTS" |
         sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) m = a[(NR + 1) / 2]; else m = (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f", m }')
     [ -n "$r" ] || r="n/a"
     verdict=$(awk -v r="$r" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= 0.90) print "PASS (≥ 0.90)"; else print "FAIL (< 0.90)" }')
-    CROSSCHECK="| ${TITLE[crosscheck-64c]} | msgs/s | $(fmt "$nb" 0) | $(fmt "$lg" 0) | $r | $verdict |"
-    detail_rows crosscheck-64c msgs_per_s "msgs/s" 0 netbench
+    CROSSCHECK="$CROSSCHECK| ${TITLE[$point]} | ${metric%%_per_s}/s | $(fmt "$nb" 0) | $(fmt "$lg" 0) | $r | $verdict |
+"
+    detail_rows "$point" "$metric" "${metric%%_per_s}/s" 0 netbench
     # loadgen reports its CPU as lg_cpu_pct
-    sed -i "s/^crosscheck-64c loadgen \(.*\) lg_cpu_pct=/crosscheck-64c loadgen \1 cpu_pct=/" "$RESULTS"
-    detail_rows crosscheck-64c msgs_per_s "msgs/s" 0 loadgen
-fi
+    sed -i "s/^$point loadgen \(.*\) lg_cpu_pct=/$point loadgen \1 cpu_pct=/" "$RESULTS"
+    detail_rows "$point" "$metric" "${metric%%_per_s}/s" 0 loadgen
+}
+crosscheck_row crosscheck-64c msgs_per_s
+crosscheck_row crosscheck-http-64c req_per_s
+CROSSCHECK=${CROSSCHECK%$'\n'}
 
 ELAPSED=$(( $(date +%s) - STARTED_AT ))
 KERNEL=$(uname -r)
@@ -835,8 +873,9 @@ fi
         echo "## netbench is not the bottleneck"
         echo
         echo "The same point driven by netbench and by the independent C load generator \`shared/tools/loadgen.c\`"
-        echo "(against the C echo server, 64 connections, 64-byte ping-pong, the two alternating run by run); netbench must"
-        echo "reach ≥ 90 % of loadgen's rate. The ratio is the median of the per-run ratios."
+        echo "(against the C echo server, 64 connections, 64-byte ping-pong; and keep-alive GET / against nginx-hello,"
+        echo "the fastest HTTP server here; the two alternating run by run); netbench must reach ≥ 90 % of loadgen's"
+        echo "rate. The ratio is the median of the per-run ratios."
         echo
         echo "| Point | Metric | netbench | loadgen | netbench ÷ loadgen | Verdict |"
         echo "|---|---|---:|---:|---:|---|"
