@@ -100,27 +100,42 @@ struct FastResponseParser: ResponseParsing {
                 index += 1
                 state = .chunkSize
             case .statusLine, .header, .chunkSize, .trailer:
-                // Assemble one line; most head lines arrive whole, so scan for LF first.
-                let byte = raw[index]
-                index += 1
-                if state == .statusLine || state == .header {
-                    headBytes += 1
-                    if headBytes > Self.maxHead { return .invalid("response head too large") }
-                }
+                let inHead = state == .statusLine || state == .header
                 if sawCR {
+                    let byte = raw[index]
+                    index += 1
+                    if inHead {
+                        headBytes += 1
+                        if headBytes > Self.maxHead { return .invalid("response head too large") }
+                    }
                     guard byte == 0x0A else { return .invalid("CR not followed by LF") }
                     sawCR = false
                     if let failure = lineCompleted() { return .invalid(failure) }
                     line.removeAll(keepingCapacity: true)
                     if state == .done { return .complete(consumed: index) }
-                } else if byte == 0x0D {
-                    sawCR = true
-                } else if byte == 0x0A {
-                    return .invalid("bare LF")
-                } else {
-                    guard line.count < Self.maxLine else { return .invalid("line too long") }
-                    line.append(byte)
+                    continue
                 }
+                // The run of ordinary bytes up to the next CR or LF goes into the line at once: appending byte by
+                // byte cost ~50 instructions a byte (callgrind), half of netbench's cost per keep-alive response.
+                var end = index
+                while end < count, raw[end] != 0x0D, raw[end] != 0x0A { end += 1 }
+                let run = end - index
+                if inHead {
+                    headBytes += run
+                    if headBytes > Self.maxHead { return .invalid("response head too large") }
+                }
+                guard line.count + run <= Self.maxLine else { return .invalid("line too long") }
+                if run > 0 { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[index..<end])) }
+                index = end
+                guard index < count else { break }
+                let terminator = raw[index]
+                index += 1
+                if inHead {
+                    headBytes += 1
+                    if headBytes > Self.maxHead { return .invalid("response head too large") }
+                }
+                guard terminator == 0x0D else { return .invalid("bare LF") }
+                sawCR = true
             }
         }
         if state == .done { return .complete(consumed: index) }
