@@ -17,10 +17,13 @@
 # --quick 1), BENCH_IDLE_CONNS (10000), BENCH_BIG_MB (1024), BENCH_OUT, BENCH_PORT (first TCP port, 23100),
 # BENCH_SERVER_CPU (0), BENCH_CLIENT_CPU (1), BENCH_KEEP=1 (keep the temporary directory with every log),
 # BENCH_SKIP_BUILD=1 (use the binaries already in .build-bench), BENCH_ONLY (space-separated point ids to run),
-# BENCH_HTTP_IDLE_CONNS (10000; --quick 1000), BENCH_REST_USERS (users in the map for rest-users-64c, 100).
+# BENCH_HTTP_IDLE_CONNS (10000; --quick 1000), BENCH_REST_USERS (users in the map for rest-users-64c, 100),
+# BENCH_FROM_RESULTS=FILE (measure nothing: rebuild the tables from the results.txt of a run kept with BENCH_KEEP=1,
+# e.g. after editing the report text; give the same BENCH_DURATION/BENCH_RUNS/--quick as that run),
+# BENCH_NOTE (a sentence added to the machine notes of BENCHMARKS.md, e.g. where rebuilt results came from).
 set -uo pipefail
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
 ONLY=${BENCH_ONLY:-}
@@ -58,12 +61,18 @@ BIG_MB=${BENCH_BIG_MB:-1024}
 OUT=${BENCH_OUT:-$HERE/../BENCHMARKS.md}
 PORT=${BENCH_PORT:-23100}
 STARTED_AT=$(date +%s)
+FROM_RESULTS=${BENCH_FROM_RESULTS:-}
+if [ -n "$FROM_RESULTS" ]; then
+    [ -f "$FROM_RESULTS" ] || { echo "run.sh: BENCH_FROM_RESULTS: no file $FROM_RESULTS" >&2; exit 2; }
+    BENCH_SKIP_BUILD=1
+fi
 
 WORK=$(mktemp -d /tmp/netbench.XXXXXX)
 chmod 755 "$WORK"
 mkdir -p "$WORK/logs" "$WORK/files" "$WORK/s"
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
+[ -n "$FROM_RESULTS" ] && cp "$FROM_RESULTS" "$RESULTS"
 SPID=""
 
 cleanup() {
@@ -611,6 +620,7 @@ crosscheck_http_point() {
 }
 
 # ---------------------------------------------------------------- the points
+if [ -z "$FROM_RESULTS" ]; then
 say "== $NPROC CPUs; $PINNING; ${DURATION}s per point after ${WARMUP}s warm-up, $RUNS run(s)"
 echo_point echo-1c-samecpu same --connections 1 --size 64
 echo_point echo-64c split --connections 64 --size 64
@@ -630,6 +640,7 @@ startup_point startup-echo echo $(echo_servers)
 startup_point startup-http http $(http_servers | sed 's/ node-onechunk//')
 crosscheck_point
 crosscheck_http_point
+fi
 
 # ---------------------------------------------------------------- the table
 # values POINT SERVER KEY → one value per run; median of them
@@ -847,11 +858,16 @@ fi
     echo "- **The machine is shared and noisy**: other work (builds, test suites) may run at the same time, so single"
     echo "  figures can be off by tens of percent. Every point interleaves the servers within each run, so the ratios"
     echo "  (measured in the same run) are more trustworthy than the absolute numbers. Re-run on a quiet machine to publish."
+    [ -n "${BENCH_NOTE:-}" ] && echo "- $BENCH_NOTE"
     echo "- Toolchains: $SWIFT_VERSION; node $NODE_VERSION; nginx $NGINX_VERSION; $CC_VERSION."
     echo "- Load generator: \`netbench\` (Benchmarks/netbench, one NetCore EventLoop per thread, 1 thread here), which"
     echo "  verifies every echoed byte including the \`Repeating: \` prefix and parses every HTTP response in full"
     echo "  (chunked framing included); latency percentiles come from a log-linear histogram (< 1 % bucket error)."
-    echo "- Run time: $((ELAPSED / 60)) min $((ELAPSED % 60)) s including the build."
+    if [ -n "$FROM_RESULTS" ]; then
+        echo "- Tables rebuilt (BENCH_FROM_RESULTS) from the results of an earlier run of the same settings."
+    else
+        echo "- Run time: $((ELAPSED / 60)) min $((ELAPSED % 60)) s including the build."
+    fi
     echo
     echo "## Summary (medians; ratio = NetCore's figure ÷ the peer's, measured in the same run)"
     echo
@@ -916,6 +932,24 @@ fi
     echo "- **Start-up**: \`netbench startup\` spawns the server (pinned like the others) and probes it every 0.2 ms"
     echo "  with a blocking connect plus one echo (or one HTTP request); the time runs from just before the spawn to the"
     echo "  first answer. Median of $STARTUP_REPEAT spawns per run."
+    echo "- **Web servers** (the course's programs, TCP on 127.0.0.1, 64 keep-alive connections, one request in flight"
+    echo "  on each, every response parsed and its status and body length checked): \`hello-server\` (the seed's"
+    echo "  server1.js: 200 text/html, body written in two chunks) against \`peers/server1.js\` on Node and nginx"
+    echo "  (\`peers/nginx-hello.conf\`: \`return 200 '<h1>Hello Node!</h1>Hello Server!'\` with"
+    echo "  \`default_type 'text/html; charset=utf-8'\`: same status, Content-Type and body, but sent with Content-Length"
+    echo "  since nginx cannot chunk a static return). \`rest-server\` against \`peers/restServer.js\` (the seed's, its"
+    echo "  per-request console.log silenced with --quiet as rest-server's is): GET /users after \`PUT /user/1..$REST_USERS\`"
+    echo "  (PUT, not POST: the seed's POST ids are Date.now(), and Node's POSTs within one millisecond overwrite each"
+    echo "  other; both then answer the same JSON), and POST /user \`{\"name\":\"kim\"}\` → 201 for the whole run: the"
+    echo "  map grows (NetCore one user per POST, Node at most one per millisecond); the users at the end are listed"
+    echo "  under the targets."
+    echo "- **Keep-alive HTTP connections**: as the idle point, with \`netbench conns --http /\`: $(fmt "$HTTP_IDLE_CONNS" 0)"
+    echo "  connections held idle (\"connected, no request yet\"), then one GET / answered on each, the connections kept"
+    echo "  open (\"after one request\"); hello-server runs with \`--keep-alive-timeout $KEEP_ALIVE_MS\`, Node's server1.js"
+    echo "  with its default 5 s, which does not bite: the memory is read within about a second of the responses."
+    echo "- **hello-server --workers**: \`--workers N\` is N worker processes (a supervisor forks them; each has its own"
+    echo "  SO_REUSEPORT listener) against the plain single-process server, nothing pinned: the scaling on this"
+    echo "  machine, where a second worker competes with the load generator for the 2 CPUs."
     echo
     echo "<details><summary>Raw RESULT lines (point server run key=value…)</summary>"
     echo
