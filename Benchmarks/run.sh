@@ -4,6 +4,8 @@
 #   Benchmarks/run.sh            full run: every point 3 times, BENCH_DURATION (5 s) each after a 1 s warm-up
 #                                (about 9-10 minutes on 2 cores, build included)
 #   Benchmarks/run.sh --quick    smoke test: 1 s per point, 1 run (proves the harness works; not a measurement)
+#   Benchmarks/run.sh --only 'hello-64c http-idle-10k'   only these points (ids: see the list at "the points";
+#                                commas work too); same as BENCH_ONLY
 #
 # Builds NetCore in release mode (its own scratch path, .build-bench), compiles the C peers and shared/tools/
 # loadgen.c, installs nginx-light with apt-get when nginx is missing (as root), starts every server itself (a
@@ -14,23 +16,35 @@
 # Environment: BENCH_DURATION (s, default 5; --quick: 1), BENCH_WARMUP (s, 1; --quick 0.5), BENCH_RUNS (3;
 # --quick 1), BENCH_IDLE_CONNS (10000), BENCH_BIG_MB (1024), BENCH_OUT, BENCH_PORT (first TCP port, 23100),
 # BENCH_SERVER_CPU (0), BENCH_CLIENT_CPU (1), BENCH_KEEP=1 (keep the temporary directory with every log),
-# BENCH_SKIP_BUILD=1 (use the binaries already in .build-bench), BENCH_ONLY (space-separated point ids to run).
+# BENCH_SKIP_BUILD=1 (use the binaries already in .build-bench), BENCH_ONLY (space-separated point ids to run),
+# BENCH_HTTP_IDLE_CONNS (10000; --quick 1000), BENCH_REST_USERS (users in the map for rest-users-64c, 100),
+# BENCH_FROM_RESULTS=FILE (measure nothing: rebuild the tables from the results.txt of a run kept with BENCH_KEEP=1,
+# e.g. after editing the report text; give the same BENCH_DURATION/BENCH_RUNS/--quick as that run),
+# BENCH_NOTE (a sentence added to the machine notes of BENCHMARKS.md, e.g. where rebuilt results came from).
 set -uo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
-for arg in "$@"; do
-    case "$arg" in
+ONLY=${BENCH_ONLY:-}
+while [ $# -gt 0 ]; do
+    case "$1" in
         --quick) QUICK=1 ;;
+        --only)
+            [ $# -ge 2 ] || { echo "run.sh: --only needs a list of point ids" >&2; exit 2; }
+            ONLY=$(echo "$2" | tr ',' ' '); shift ;;
+        --only=*) ONLY=$(echo "${1#--only=}" | tr ',' ' ') ;;
         -h | --help) usage; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
+        *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
+    shift
 done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+# shared/ sits next to the repository (main checkout) or one level further up (a worktree under wt/).
 SHARED=${BENCH_SHARED:-$(dirname "$ROOT")/shared}
+[ -n "${BENCH_SHARED:-}" ] || [ -d "$SHARED" ] || SHARED=$(dirname "$(dirname "$ROOT")")/shared
 if [ "$QUICK" = 1 ]; then
     DURATION=${BENCH_DURATION:-1}; WARMUP=${BENCH_WARMUP:-0.5}; RUNS=${BENCH_RUNS:-1}
     HOLD=1; LINGER=0.5; STARTUP_REPEAT=3
@@ -39,17 +53,26 @@ else
     HOLD=3; LINGER=1; STARTUP_REPEAT=5
 fi
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+if [ "$QUICK" = 1 ]; then HTTP_IDLE_CONNS=${BENCH_HTTP_IDLE_CONNS:-1000}; else HTTP_IDLE_CONNS=${BENCH_HTTP_IDLE_CONNS:-10000}; fi
+REST_USERS=${BENCH_REST_USERS:-100}
+# The web servers' idle keep-alive connections must outlive the idle point (NetCore's and Node's default is 5 s).
+KEEP_ALIVE_MS=600000
 BIG_MB=${BENCH_BIG_MB:-1024}
 OUT=${BENCH_OUT:-$HERE/../BENCHMARKS.md}
 PORT=${BENCH_PORT:-23100}
-ONLY=${BENCH_ONLY:-}
 STARTED_AT=$(date +%s)
+FROM_RESULTS=${BENCH_FROM_RESULTS:-}
+if [ -n "$FROM_RESULTS" ]; then
+    [ -f "$FROM_RESULTS" ] || { echo "run.sh: BENCH_FROM_RESULTS: no file $FROM_RESULTS" >&2; exit 2; }
+    BENCH_SKIP_BUILD=1
+fi
 
 WORK=$(mktemp -d /tmp/netbench.XXXXXX)
 chmod 755 "$WORK"
 mkdir -p "$WORK/logs" "$WORK/files" "$WORK/s"
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
+[ -n "$FROM_RESULTS" ] && cp "$FROM_RESULTS" "$RESULTS"
 SPID=""
 
 cleanup() {
@@ -73,7 +96,7 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
         say "run.sh: the release build failed"; exit 1
     fi
 fi
-for program in netbench echo-server unix-http; do
+for program in netbench echo-server unix-http hello-server rest-server; do
     [ -x "$BIN/$program" ] || { say "run.sh: $BIN/$program is missing (build failed?)"; exit 1; }
 done
 NETBENCH="$BIN/netbench"
@@ -162,6 +185,29 @@ start_server() {
             "${PIN_SERVER[@]}" node "$HERE/peers/echo-server.js" "$PORT" >"$log" 2>&1 & ;;
         c-echo) next_port; TARGET=(--port "$PORT"); PROBE=echo
             "${PIN_SERVER[@]}" "$WORK/echo-epoll" "$PORT" >"$log" 2>&1 & ;;
+        netcore-hello | netcore-hello-w1 | netcore-hello-w2)
+            local workers=()
+            [ "$kind" = netcore-hello-w1 ] && workers=(--workers 1)
+            [ "$kind" = netcore-hello-w2 ] && workers=(--workers 2)
+            next_port; TARGET=(--port "$PORT"); PROBE=http
+            "${PIN_SERVER[@]}" "$BIN/hello-server" --port "$PORT" --host 127.0.0.1 --quiet \
+                --keep-alive-timeout "$KEEP_ALIVE_MS" "${workers[@]}" >"$log" 2>&1 & ;;
+        node-hello) next_port; TARGET=(--port "$PORT"); PROBE=http
+            "${PIN_SERVER[@]}" node "$HERE/peers/server1.js" "$PORT" >"$log" 2>&1 & ;;
+        nginx-hello)
+            local prefix="$WORK/nginx-$SOCKETS"
+            mkdir -p "$prefix"
+            local user_line=""
+            [ "$(id -u)" = 0 ] && user_line="user root;"
+            next_port
+            sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|g" -e "s|@USER@|$user_line|g" \
+                "$HERE/peers/nginx-hello.conf" >"$prefix/nginx.conf"
+            TARGET=(--port "$PORT"); PROBE=http
+            "${PIN_SERVER[@]}" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" >"$log" 2>&1 & ;;
+        netcore-rest) next_port; TARGET=(--port "$PORT"); PROBE=http
+            "${PIN_SERVER[@]}" "$BIN/rest-server" --port "$PORT" --host 127.0.0.1 --quiet >"$log" 2>&1 & ;;
+        node-rest) next_port; TARGET=(--port "$PORT"); PROBE=http
+            "${PIN_SERVER[@]}" node "$HERE/peers/restServer.js" "$PORT" --quiet >"$log" 2>&1 & ;;
         netcore-http) TARGET=(--unix "$sock"); PROBE=http
             "${PIN_SERVER[@]}" "$BIN/unix-http" --socket "$sock" --root "$WORK/files" --quiet >"$log" 2>&1 & ;;
         node-seed) TARGET=(--unix "$sock"); PROBE=http
@@ -293,21 +339,42 @@ idle_point() {
     local id=idle-10k
     want "$id" || return 0
     say "== $id ($IDLE_CONNS idle connections, hold ${HOLD}s)"
+    idle_runs "$id" "$IDLE_CONNS" ECHOED "$(echo_servers)"
+}
+
+# http_idle_point: the web servers with HTTP_IDLE_CONNS keep-alive connections, each idle (held), then each having
+# had one GET / answered and staying open (after): the "after" figure is the per-connection cost of a keep-alive
+# HTTP connection.
+http_idle_point() {
+    local id=http-idle-10k
+    want "$id" || return 0
+    say "== $id ($HTTP_IDLE_CONNS keep-alive connections, hold ${HOLD}s, one GET / each)"
+    idle_runs "$id" "$HTTP_IDLE_CONNS" ANSWERED "$(hello_servers)" --http /
+}
+
+# idle_runs ID CONNECTIONS STEP SERVERS [netbench conns options...]: RUNS × every server; the server's VmRSS
+# before connecting, when netbench prints HELD, and when it prints STEP (ECHOED or ANSWERED).
+idle_runs() {
+    local id=$1 conns=$2 step=$3 servers=$4
+    shift 4
     local run server log before held after connected i
+    if [ "$(ulimit -n)" -lt $((conns + 64)) ] && ! ulimit -n $((conns + 64)) 2>/dev/null; then
+        say "run.sh: ulimit -n is $(ulimit -n), below $((conns + 64)): the servers cannot hold $conns connections"
+    fi
     for run in $(seq 1 "$RUNS"); do
-        for server in $(echo_servers); do
+        for server in $servers; do
             log="$WORK/logs/$id-$server-$run.log"
             start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
             sleep 0.2
             before=$(rss_tree "$SPID")
             held=-1; after=-1
-            run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" conns "${TARGET[@]}" --connections "$IDLE_CONNS" \
-                --hold "$HOLD" --linger "$LINGER" --label "$id" &
+            run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" conns "${TARGET[@]}" --connections "$conns" \
+                --hold "$HOLD" --linger "$LINGER" --label "$id" "$@" &
             local client=$!
-            # Read the server's VmRSS while netbench pauses after "HELD" and after "ECHOED".
+            # Read the server's VmRSS while netbench pauses after "HELD" and after STEP.
             for i in $(seq 1 6000); do
                 if [ "$held" = -1 ] && grep -q '^HELD' "$log" 2>/dev/null; then held=$(rss_tree "$SPID"); fi
-                if grep -q '^ECHOED' "$log" 2>/dev/null; then after=$(rss_tree "$SPID"); break; fi
+                if grep -q "^$step" "$log" 2>/dev/null; then after=$(rss_tree "$SPID"); break; fi
                 kill -0 "$client" 2>/dev/null || break
                 sleep 0.02
             done
@@ -320,6 +387,106 @@ idle_point() {
                 per_after=$(( (after - before) * 1024 / connected ))
             fi
             record "$id" "$server" "$run" "$log" "server_rss_before_kb=$before server_rss_held_kb=$held server_rss_after_kb=$after bytes_per_conn_held=$per_held bytes_per_conn_after=$per_after"
+        done
+    done
+}
+
+hello_servers() {
+    local list="netcore-hello"
+    [ "$HAVE_NODE" = 1 ] && list="$list node-hello"
+    [ "$HAVE_NGINX" = 1 ] && list="$list nginx-hello"
+    echo "$list"
+}
+rest_servers() {
+    local list="netcore-rest"
+    [ "$HAVE_NODE" = 1 ] && list="$list node-rest"
+    echo "$list"
+}
+
+HELLO_BODY_BYTES=33 # "<h1>Hello Node!</h1>Hello Server!"
+
+# hello_point: GET / on hello-server (server1.js), Node's server1.js and nginx, 64 keep-alive TCP connections.
+hello_point() {
+    local id=hello-64c
+    want "$id" || return 0
+    say "== $id"
+    local run server log
+    for run in $(seq 1 "$RUNS"); do
+        for server in $(hello_servers); do
+            log="$WORK/logs/$id-$server-$run.log"
+            start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" http "${TARGET[@]}" --connections 64 --path / \
+                --expect-body "$HELLO_BODY_BYTES" --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            stop_server
+            record "$id" "$server" "$run" "$log"
+        done
+    done
+}
+
+# hello_workers_point: hello-server without --workers, --workers 1 (a supervisor and one worker process) and
+# --workers 2, 64 connections, nothing pinned: the scaling on this machine, not a comparison.
+hello_workers_point() {
+    local id=hello-workers-64c
+    want "$id" || return 0
+    say "== $id"
+    local run server log
+    for run in $(seq 1 "$RUNS"); do
+        for server in netcore-hello netcore-hello-w1 netcore-hello-w2; do
+            log="$WORK/logs/$id-$server-$run.log"
+            SHARED_CPUS=1 start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            run_client "$log" "$NETBENCH" http "${TARGET[@]}" --connections 64 --path / \
+                --expect-body "$HELLO_BODY_BYTES" --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            stop_server
+            record "$id" "$server" "$run" "$log"
+        done
+    done
+}
+
+# users_json: the running rest server's GET /users body
+users_json() { "${PIN_CLIENT[@]}" curl -s --max-time 30 "http://127.0.0.1:$PORT/users"; }
+
+# rest_users_point: GET /users with REST_USERS users in the map. The users are made with PUT /user/1..N (one curl,
+# one connection): POSTs would get the seed's Date.now() ids, and on Node several POSTs in one millisecond
+# overwrite each other, so the two maps would differ. Both servers then answer the same JSON bytes.
+rest_users_point() {
+    local id=rest-users-64c
+    want "$id" || return 0
+    command -v curl >/dev/null 2>&1 || { say "run.sh: curl is missing: $id is skipped"; return 0; }
+    say "== $id ($REST_USERS users)"
+    local run server log bytes
+    for run in $(seq 1 "$RUNS"); do
+        for server in $(rest_servers); do
+            log="$WORK/logs/$id-$server-$run.log"
+            start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            "${PIN_CLIENT[@]}" curl -s --max-time 60 -o /dev/null -X PUT -H 'Content-Type: application/json' \
+                --data '{"name":"kim"}' "http://127.0.0.1:$PORT/user/[1-$REST_USERS]"
+            bytes=$(users_json | wc -c)
+            run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" http "${TARGET[@]}" --connections 64 --path /users \
+                --expect-body "$bytes" --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            stop_server
+            record "$id" "$server" "$run" "$log" "users_json_bytes=$bytes"
+        done
+    done
+}
+
+# rest_post_point: POST /user {"name":"kim"} → 201 "등록 성공" (13 bytes). The map grows all run long; the users at
+# the end are counted (NetCore: one per POST; Node: one per millisecond at most, the seed's Date.now() ids collide).
+rest_post_point() {
+    local id=rest-post-64c
+    want "$id" || return 0
+    say "== $id"
+    local run server log users
+    for run in $(seq 1 "$RUNS"); do
+        for server in $(rest_servers); do
+            log="$WORK/logs/$id-$server-$run.log"
+            start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" http "${TARGET[@]}" --connections 64 --path /user \
+                --method POST --body '{"name":"kim"}' --expect-status 201 --expect-body 13 \
+                --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            users=-1
+            command -v curl >/dev/null 2>&1 && users=$(users_json | grep -o '"kim"' | wc -l)
+            stop_server
+            record "$id" "$server" "$run" "$log" "users_at_end=$users"
         done
     done
 }
@@ -425,7 +592,35 @@ crosscheck_point() {
     done
 }
 
+# crosscheck_http_point: netbench's http mode vs loadgen's against nginx-hello (the fastest HTTP server here, so
+# the one where a slow client would show), 64 connections, alternating like the echo cross-check.
+crosscheck_http_point() {
+    local id=crosscheck-http-64c
+    want "$id" || return 0
+    [ "$HAVE_LOADGEN" = 1 ] && [ "$HAVE_NGINX" = 1 ] || return 0
+    say "== $id (netbench vs loadgen, HTTP GET / over 64 connections, nginx)"
+    local run tool log order runs=$RUNS
+    [ "$QUICK" = 0 ] && [ "$runs" -lt 5 ] && runs=5
+    for run in $(seq 1 "$runs"); do
+        if [ $((run % 2)) = 1 ]; then order="netbench loadgen"; else order="loadgen netbench"; fi
+        for tool in $order; do
+            log="$WORK/logs/$id-$tool-$run.log"
+            start_server nginx-hello "$id-$tool-$run" || { echo "$id $tool $run failed=1" >>"$RESULTS"; continue; }
+            if [ "$tool" = netbench ]; then
+                run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" http "${TARGET[@]}" --connections 64 --path / \
+                    --expect-body "$HELLO_BODY_BYTES" --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            else
+                run_client "$log" "${PIN_CLIENT[@]}" "$WORK/loadgen" http --host 127.0.0.1 "${TARGET[@]}" --conns 64 \
+                    --path / --expect-body "$HELLO_BODY_BYTES" --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            fi
+            stop_server
+            record "$id" "$tool" "$run" "$log"
+        done
+    done
+}
+
 # ---------------------------------------------------------------- the points
+if [ -z "$FROM_RESULTS" ]; then
 say "== $NPROC CPUs; $PINNING; ${DURATION}s per point after ${WARMUP}s warm-up, $RUNS run(s)"
 echo_point echo-1c-samecpu same --connections 1 --size 64
 echo_point echo-64c split --connections 64 --size 64
@@ -433,12 +628,19 @@ echo_point echo-1000c split --connections 1000 --size 64
 echo_point stream-64k split --connections 1 --size 65536 --inflight 4
 workers_point
 idle_point
+hello_point
+rest_users_point
+rest_post_point
+http_idle_point
+hello_workers_point
 http_point http-1k-64c 64
 http_point http-1k-1c 1
 big_point
 startup_point startup-echo echo $(echo_servers)
 startup_point startup-http http $(http_servers | sed 's/ node-onechunk//')
 crosscheck_point
+crosscheck_http_point
+fi
 
 # ---------------------------------------------------------------- the table
 # values POINT SERVER KEY → one value per run; median of them
@@ -470,6 +672,9 @@ declare -A NAME=(
     [netcore-echo]="NetCore echo-server" [netcore-echo-w2]="NetCore echo-server --workers 2" [node-echo]="Node echo-server.js" [c-echo]="C echo-epoll"
     [netcore-http]="NetCore unix-http" [nginx]="nginx (static file)" [node-seed]="Node seed (100 writes)"
     [node-onechunk]="Node one-chunk" [netbench]="netbench" [loadgen]="loadgen.c"
+    [netcore-hello]="NetCore hello-server" [netcore-hello-w1]="NetCore hello-server --workers 1"
+    [netcore-hello-w2]="NetCore hello-server --workers 2" [node-hello]="Node server1.js"
+    [nginx-hello]="nginx (return 200, Content-Length)" [netcore-rest]="NetCore rest-server" [node-rest]="Node restServer.js"
 )
 declare -A TITLE=(
     [echo-1c-samecpu]="echo 64 B ping-pong, 1 conn, client and server on one CPU"
@@ -484,6 +689,12 @@ declare -A TITLE=(
     [startup-echo]="start-up: exec → first echo answered"
     [startup-http]="start-up: exec → first HTTP response"
     [crosscheck-64c]="netbench vs loadgen.c, echo 64 conns, C server"
+    [crosscheck-http-64c]="netbench vs loadgen.c, HTTP GET / 64 conns, nginx"
+    [hello-64c]="hello (server1.js) GET /, 64 keep-alive TCP conns"
+    [rest-users-64c]="rest GET /users ($REST_USERS users), 64 keep-alive TCP conns"
+    [rest-post-64c]="rest POST /user, 64 keep-alive TCP conns"
+    [http-idle-10k]="$(fmt "$HTTP_IDLE_CONNS" 0) keep-alive HTTP conns: server RSS per conn"
+    [hello-workers-64c]="hello GET / 64 conns, --workers 2 / 1 / none (unpinned, sharing $NPROC CPUs)"
 )
 
 SUMMARY="$WORK/summary.md"
@@ -540,6 +751,18 @@ detail_rows workers-64c msgs_per_s "msgs/s" 0 netcore-echo netcore-echo-w2
 summary_rows idle-10k netcore-echo bytes_per_conn_held "bytes/conn held (lower is better)" 0 $ECHO_PEERS
 summary_rows idle-10k netcore-echo bytes_per_conn_after "bytes/conn after echo (lower is better)" 0 $ECHO_PEERS
 detail_rows idle-10k bytes_per_conn_held "B/conn held" 0 netcore-echo $ECHO_PEERS
+summary_rows hello-64c netcore-hello req_per_s "req/s" 0 nginx-hello node-hello
+detail_rows hello-64c req_per_s "req/s" 0 netcore-hello nginx-hello node-hello
+summary_rows rest-users-64c netcore-rest req_per_s "req/s" 0 node-rest
+detail_rows rest-users-64c req_per_s "req/s" 0 netcore-rest node-rest
+summary_rows rest-post-64c netcore-rest req_per_s "req/s" 0 node-rest
+detail_rows rest-post-64c req_per_s "req/s" 0 netcore-rest node-rest
+summary_rows http-idle-10k netcore-hello bytes_per_conn_after "bytes/conn after one request, kept open (lower is better)" 0 node-hello nginx-hello
+summary_rows http-idle-10k netcore-hello bytes_per_conn_held "bytes/conn connected, no request yet (lower is better)" 0 node-hello nginx-hello
+detail_rows http-idle-10k bytes_per_conn_after "B/conn after one request" 0 netcore-hello node-hello nginx-hello
+summary_rows hello-workers-64c netcore-hello-w2 req_per_s "req/s" 0 netcore-hello netcore-hello-w1
+summary_rows hello-workers-64c netcore-hello-w1 req_per_s "req/s" 0 netcore-hello
+detail_rows hello-workers-64c req_per_s "req/s" 0 netcore-hello netcore-hello-w1 netcore-hello-w2
 for point in http-1k-64c http-1k-1c; do
     summary_rows "$point" netcore-http req_per_s "req/s" 0 $HTTP_PEERS
     detail_rows "$point" req_per_s "req/s" 0 netcore-http $HTTP_PEERS
@@ -552,22 +775,65 @@ detail_rows startup-echo ms "ms" 2 netcore-echo node-echo c-echo
 summary_rows startup-http netcore-http ms "ms (lower is better)" 2 nginx node-seed
 detail_rows startup-http ms "ms" 2 netcore-http nginx node-seed
 
+# The targets of the web-server points (issue 10 §6): target_row POINT OURS PEER|- METRIC OP LIMIT "TEXT"
+# (OP ge: the ratio OURS ÷ PEER must be ≥ LIMIT; le: OURS's own figure must be ≤ LIMIT).
+TARGETS="$WORK/targets.md"
+: >"$TARGETS"
+target_row() {
+    local point=$1 ours=$2 peer=$3 metric=$4 op=$5 limit=$6 text=$7 mine theirs value verdict
+    grep -q "^$point $ours " "$RESULTS" || return 0
+    mine=$(median "$point" "$ours" "$metric")
+    if [ "$peer" = - ]; then
+        value=$(fmt "$mine" 0)
+    else
+        grep -q "^$point $peer " "$RESULTS" || return 0
+        theirs=$(median "$point" "$peer" "$metric")
+        value=$(ratio "$mine" "$theirs")
+    fi
+    verdict=$(awk -v v="${value//,/}" -v l="$limit" -v op="$op" 'BEGIN {
+        if (v == "n/a" || v == "") print "n/a"; else if ((op == "ge" && v + 0 >= l) || (op == "le" && v + 0 <= l)) print "met"; else print "**missed**" }')
+    echo "| ${TITLE[$point]} | $text | $value | $verdict |" >>"$TARGETS"
+}
+target_row hello-64c netcore-hello nginx-hello req_per_s ge 1.2 "hello-server ÷ nginx ≥ 1.2"
+target_row hello-64c netcore-hello node-hello req_per_s ge 3 "hello-server ÷ Node server1.js ≥ 3"
+target_row rest-users-64c netcore-rest node-rest req_per_s ge 3 "rest-server ÷ Node restServer.js ≥ 3"
+target_row rest-post-64c netcore-rest node-rest req_per_s ge 3 "rest-server ÷ Node restServer.js ≥ 3"
+target_row http-idle-10k netcore-hello - bytes_per_conn_after le 1024 "hello-server bytes/conn after one request ≤ 1,024"
+
+# Facts about the rest points that the tables have no column for.
+REST_NOTES=""
+for server in netcore-rest node-rest; do
+    grep -q "^rest-users-64c $server " "$RESULTS" &&
+        REST_NOTES="$REST_NOTES- rest-users-64c, ${NAME[$server]}: GET /users body $(fmt "$(median rest-users-64c "$server" users_json_bytes)" 0) bytes.
+"
+    grep -q "^rest-post-64c $server " "$RESULTS" &&
+        REST_NOTES="$REST_NOTES- rest-post-64c, ${NAME[$server]}: $(fmt "$(median rest-post-64c "$server" users_at_end)" 0) users in the map at the end of a run (median; $(fmt "$(median rest-post-64c "$server" reqs)" 0) POSTs answered in the measured window).
+"
+done
+
 CROSSCHECK=""
-if grep -q '^crosscheck-64c ' "$RESULTS"; then
-    nb=$(median crosscheck-64c netbench msgs_per_s)
-    lg=$(median crosscheck-64c loadgen msgs_per_s)
-    # The verdict uses the median of the per-run ratios (each pair measured back to back).
-    r=$(awk '$1 == "crosscheck-64c" { for (i = 4; i <= NF; i++) if ($i ~ /^msgs_per_s=/) v[$2 " " $3] = substr($i, 12) }
-        END { for (k in v) { split(k, a, " "); if (a[1] == "netbench" && v["loadgen " a[2]] > 0) print v[k] / v["loadgen " a[2]] } }' "$RESULTS" |
+# crosscheck_row POINT METRIC: the netbench-vs-loadgen line of POINT; the verdict uses the median of the per-run
+# ratios (each pair measured back to back).
+crosscheck_row() {
+    local point=$1 metric=$2 nb lg r verdict
+    grep -q "^$point " "$RESULTS" || return 0
+    nb=$(median "$point" netbench "$metric")
+    lg=$(median "$point" loadgen "$metric")
+    r=$(awk -v p="$point" -v k="$metric=" '$1 == p { for (i = 4; i <= NF; i++) if (index($i, k) == 1) v[$2 " " $3] = substr($i, length(k) + 1) }
+        END { for (key in v) { split(key, a, " "); if (a[1] == "netbench" && v["loadgen " a[2]] > 0) print v[key] / v["loadgen " a[2]] } }' "$RESULTS" |
         sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) m = a[(NR + 1) / 2]; else m = (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f", m }')
     [ -n "$r" ] || r="n/a"
     verdict=$(awk -v r="$r" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= 0.90) print "PASS (≥ 0.90)"; else print "FAIL (< 0.90)" }')
-    CROSSCHECK="| ${TITLE[crosscheck-64c]} | msgs/s | $(fmt "$nb" 0) | $(fmt "$lg" 0) | $r | $verdict |"
-    detail_rows crosscheck-64c msgs_per_s "msgs/s" 0 netbench
+    CROSSCHECK="$CROSSCHECK| ${TITLE[$point]} | ${metric%%_per_s}/s | $(fmt "$nb" 0) | $(fmt "$lg" 0) | $r | $verdict |
+"
+    detail_rows "$point" "$metric" "${metric%%_per_s}/s" 0 netbench
     # loadgen reports its CPU as lg_cpu_pct
-    sed -i "s/^crosscheck-64c loadgen \(.*\) lg_cpu_pct=/crosscheck-64c loadgen \1 cpu_pct=/" "$RESULTS"
-    detail_rows crosscheck-64c msgs_per_s "msgs/s" 0 loadgen
-fi
+    sed -i "s/^$point loadgen \(.*\) lg_cpu_pct=/$point loadgen \1 cpu_pct=/" "$RESULTS"
+    detail_rows "$point" "$metric" "${metric%%_per_s}/s" 0 loadgen
+}
+crosscheck_row crosscheck-64c msgs_per_s
+crosscheck_row crosscheck-http-64c req_per_s
+CROSSCHECK=${CROSSCHECK%$'\n'}
 
 ELAPSED=$(( $(date +%s) - STARTED_AT ))
 KERNEL=$(uname -r)
@@ -592,22 +858,40 @@ fi
     echo "- **The machine is shared and noisy**: other work (builds, test suites) may run at the same time, so single"
     echo "  figures can be off by tens of percent. Every point interleaves the servers within each run, so the ratios"
     echo "  (measured in the same run) are more trustworthy than the absolute numbers. Re-run on a quiet machine to publish."
+    [ -n "${BENCH_NOTE:-}" ] && echo "- $BENCH_NOTE"
     echo "- Toolchains: $SWIFT_VERSION; node $NODE_VERSION; nginx $NGINX_VERSION; $CC_VERSION."
     echo "- Load generator: \`netbench\` (Benchmarks/netbench, one NetCore EventLoop per thread, 1 thread here), which"
     echo "  verifies every echoed byte including the \`Repeating: \` prefix and parses every HTTP response in full"
     echo "  (chunked framing included); latency percentiles come from a log-linear histogram (< 1 % bucket error)."
-    echo "- Run time: $((ELAPSED / 60)) min $((ELAPSED % 60)) s including the build."
+    if [ -n "$FROM_RESULTS" ]; then
+        echo "- Tables rebuilt (BENCH_FROM_RESULTS) from the results of an earlier run of the same settings."
+    else
+        echo "- Run time: $((ELAPSED / 60)) min $((ELAPSED % 60)) s including the build."
+    fi
     echo
     echo "## Summary (medians; ratio = NetCore's figure ÷ the peer's, measured in the same run)"
     echo
     cat "$SUMMARY"
+    if [ -s "$TARGETS" ]; then
+        echo
+        echo "## Targets of the web-server points"
+        echo
+        echo "| Point | Target | Figure | Verdict |"
+        echo "|---|---|---:|---|"
+        cat "$TARGETS"
+    fi
+    if [ -n "$REST_NOTES" ]; then
+        echo
+        printf '%s' "$REST_NOTES"
+    fi
     if [ -n "$CROSSCHECK" ]; then
         echo
         echo "## netbench is not the bottleneck"
         echo
         echo "The same point driven by netbench and by the independent C load generator \`shared/tools/loadgen.c\`"
-        echo "(against the C echo server, 64 connections, 64-byte ping-pong, the two alternating run by run); netbench must"
-        echo "reach ≥ 90 % of loadgen's rate. The ratio is the median of the per-run ratios."
+        echo "(against the C echo server, 64 connections, 64-byte ping-pong; and keep-alive GET / against nginx-hello,"
+        echo "the fastest HTTP server here; the two alternating run by run); netbench must reach ≥ 90 % of loadgen's"
+        echo "rate. The ratio is the median of the per-run ratios."
         echo
         echo "| Point | Metric | netbench | loadgen | netbench ÷ loadgen | Verdict |"
         echo "|---|---|---:|---:|---:|---|"
@@ -648,6 +932,24 @@ fi
     echo "- **Start-up**: \`netbench startup\` spawns the server (pinned like the others) and probes it every 0.2 ms"
     echo "  with a blocking connect plus one echo (or one HTTP request); the time runs from just before the spawn to the"
     echo "  first answer. Median of $STARTUP_REPEAT spawns per run."
+    echo "- **Web servers** (the course's programs, TCP on 127.0.0.1, 64 keep-alive connections, one request in flight"
+    echo "  on each, every response parsed and its status and body length checked): \`hello-server\` (the seed's"
+    echo "  server1.js: 200 text/html, body written in two chunks) against \`peers/server1.js\` on Node and nginx"
+    echo "  (\`peers/nginx-hello.conf\`: \`return 200 '<h1>Hello Node!</h1>Hello Server!'\` with"
+    echo "  \`default_type 'text/html; charset=utf-8'\`: same status, Content-Type and body, but sent with Content-Length"
+    echo "  since nginx cannot chunk a static return). \`rest-server\` against \`peers/restServer.js\` (the seed's, its"
+    echo "  per-request console.log silenced with --quiet as rest-server's is): GET /users after \`PUT /user/1..$REST_USERS\`"
+    echo "  (PUT, not POST: the seed's POST ids are Date.now(), and Node's POSTs within one millisecond overwrite each"
+    echo "  other; both then answer the same JSON), and POST /user \`{\"name\":\"kim\"}\` → 201 for the whole run: the"
+    echo "  map grows (NetCore one user per POST, Node at most one per millisecond); the users at the end are listed"
+    echo "  under the targets."
+    echo "- **Keep-alive HTTP connections**: as the idle point, with \`netbench conns --http /\`: $(fmt "$HTTP_IDLE_CONNS" 0)"
+    echo "  connections held idle (\"connected, no request yet\"), then one GET / answered on each, the connections kept"
+    echo "  open (\"after one request\"); hello-server runs with \`--keep-alive-timeout $KEEP_ALIVE_MS\`, Node's server1.js"
+    echo "  with its default 5 s, which does not bite: the memory is read within about a second of the responses."
+    echo "- **hello-server --workers**: \`--workers N\` is N worker processes (a supervisor forks them; each has its own"
+    echo "  SO_REUSEPORT listener) against the plain single-process server, nothing pinned: the scaling on this"
+    echo "  machine, where a second worker competes with the load generator for the 2 CPUs."
     echo
     echo "<details><summary>Raw RESULT lines (point server run key=value…)</summary>"
     echo
@@ -663,6 +965,13 @@ echo "NetCore benchmarks — $KIND"
 echo "$NPROC cores, Linux $KERNEL; $PINNING"
 echo
 cat "$SUMMARY"
+if [ -s "$TARGETS" ]; then
+    echo
+    echo "| Point | Target | Figure | Verdict |"
+    echo "|---|---|---:|---|"
+    cat "$TARGETS"
+fi
+[ -n "$REST_NOTES" ] && { echo; printf '%s' "$REST_NOTES"; }
 if [ -n "$CROSSCHECK" ]; then
     echo
     echo "| Point | Metric | netbench | loadgen | netbench ÷ loadgen | Verdict |"

@@ -1,12 +1,15 @@
 @preconcurrency import Glibc
 import NetCore
 
-/// `netbench conns`: open C idle connections, hold them, then echo once on each and verify the reply.
+/// `netbench conns`: open C idle connections, hold them, then echo once on each and verify the reply — or, with
+/// `--http PATH`, send one keep-alive `GET PATH` on each and parse the response in full (status 200 expected); the
+/// connections stay open afterwards, so the server holds C keep-alive connections that have served a request.
 ///
 /// Progress lines for a script that measures the server's memory (each written at once, unbuffered):
 ///   `ESTABLISHED connected=N requested=C seconds=S`  all connection attempts settled
 ///   `HELD connected=N dropped=D`                      the hold is over; nothing sent yet (then `--linger` pause)
 ///   `ECHOED answered=A alive=N`                       every live connection echoed once (then `--linger` pause)
+///   `ANSWERED answered=A alive=N`                     `--http`: every live connection got its response (ditto)
 /// With `--server-pid`, netbench reads the server's VmRSS (summed over its process tree) at those points itself.
 enum ConnsMode {
     struct Settings: Sendable {
@@ -20,6 +23,8 @@ enum ConnsMode {
         var connectParallel: Int
         var label: String
         var prefix: String
+        /// `--http PATH`: one GET per connection instead of the echo.
+        var httpPath: String?
     }
 
     static func parse(_ options: Options) throws(Options.UsageError) -> Settings {
@@ -33,8 +38,17 @@ enum ConnsMode {
             setupTimeout: try options.double("setup-timeout", default: 60, in: 1...600),
             connectParallel: try options.int("connect-parallel", default: 256, in: 1...100_000),
             label: options.string("label") ?? "",
-            prefix: options.string("prefix") ?? "Repeating: "
+            prefix: options.string("prefix") ?? "Repeating: ",
+            httpPath: try httpPath(options)
         )
+    }
+
+    private static func httpPath(_ options: Options) throws(Options.UsageError) -> String? {
+        guard let path = options.string("http") else { return nil }
+        guard path.hasPrefix("/"), !path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+            throw Options.UsageError(description: "--http must be an origin-form target like '/'")
+        }
+        return path
     }
 
     final class Connection {
@@ -42,6 +56,7 @@ enum ConnsMode {
         let socket: Socket
         var phase = Phase.connecting
         var stream = EchoStream()
+        var response = FastResponseParser()
         init(socket: Socket) { self.socket = socket }
     }
 
@@ -58,6 +73,9 @@ enum ConnsMode {
             return 1
         }
         let pattern = EchoPattern(size: s.size, prefix: s.prefix)
+        let request = s.httpPath.map {
+            Buffer(Array("GET \($0) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: netbench\r\n\r\n".utf8))
+        }
         var connections: [Connection] = []
         connections.reserveCapacity(s.connections)
         var connected = 0
@@ -104,13 +122,29 @@ enum ConnsMode {
                     earlyData += 1
                     return
                 }
-                let failure = chunk.bytes.withUnsafeBytes { connection.stream.consume($0, pattern) }
+                let failure: String?
+                var complete = false
+                if request != nil {
+                    switch chunk.bytes.withUnsafeBytes({ connection.response.parse($0) }) {
+                    case .needMore: failure = nil
+                    case .invalid(let reason): failure = "response framing: \(reason)"
+                    case .complete(let consumed) where consumed < chunk.count:
+                        failure = "\(chunk.count - consumed) surplus bytes after the response"
+                    case .complete:
+                        let status = connection.response.status
+                        failure = status == 200 ? nil : "status \(status)"
+                        complete = true
+                    }
+                } else {
+                    failure = chunk.bytes.withUnsafeBytes { connection.stream.consume($0, pattern) }.map { "\($0)" }
+                    complete = failure == nil && connection.stream.received == connection.stream.sent
+                }
                 if let failure {
                     corrupt += 1
                     firstError = firstError ?? "reply verification failed: \(failure)"
                     connection.phase = .closed
                     connection.socket.destroy()
-                } else if connection.stream.received == connection.stream.sent {
+                } else if complete {
                     connection.phase = .answered
                     answered += 1
                 } else {
@@ -154,13 +188,17 @@ enum ConnsMode {
         emit("HELD connected=\(connected) dropped=\(dropped)")
         if s.linger > 0 { sleepSeconds(s.linger) }
 
-        // Echo once on each live connection, all at once, and verify every reply byte.
+        // Echo once on each live connection (or send its one GET), all at once, and verify every reply byte.
         echoing = true
         let echoStart = monotonicNanos()
         for connection in connections where connection.phase == .open {
             alive += 1
-            connection.stream.sent = UInt64(s.size)
-            connection.socket.write(pattern.message.bytes)
+            if let request {
+                connection.socket.write(request)
+            } else {
+                connection.stream.sent = UInt64(s.size)
+                connection.socket.write(pattern.message.bytes)
+            }
         }
         if alive > 0 {
             let timer = loop.setTimeout(30_000) {
@@ -172,7 +210,8 @@ enum ConnsMode {
         }
         let echoSeconds = Double(monotonicNanos() - echoStart) / 1e9
         let rssAfter = processTreeMemoryKB(s.serverPID)
-        emit("ECHOED answered=\(answered) alive=\(alive) seconds=\(fixed(echoSeconds, 3))")
+        let answeredStep = request == nil ? "ECHOED" : "ANSWERED"
+        emit("\(answeredStep) answered=\(answered) alive=\(alive) seconds=\(fixed(echoSeconds, 3))")
         if s.linger > 0 { sleepSeconds(s.linger) }
         for connection in connections where connection.phase == .open || connection.phase == .answered {
             connection.phase = .closed

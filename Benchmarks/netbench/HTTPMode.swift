@@ -1,12 +1,20 @@
 @preconcurrency import Glibc
 import NetCore
 
-/// `netbench http`: N keep-alive connections, one GET in flight on each, every response parsed in full.
+/// `netbench http`: N keep-alive connections, one request in flight on each (a GET, or `--method M --body B`),
+/// every response parsed in full.
 enum HTTPMode {
     struct Settings: Sendable {
         var target: Target
         var connections: Int
         var path: String
+        /// The request method (`GET`; `--method POST --body '{"name":"kim"}'` for rest-server's `POST /user`).
+        var method: String
+        /// The request body, sent with Content-Length and `--content-type`; empty: no body, no Content-Length.
+        var body: String
+        var contentType: String
+        /// The status a good response has (200; rest-server's POST /user answers 201).
+        var expectStatus: Int
         var warmup: Double
         var duration: Double
         var threads: Int
@@ -73,6 +81,14 @@ enum HTTPMode {
         if options.string("expect-body") != nil {
             expectBody = try options.int("expect-body", default: 0, in: 0...Int(Int64.max >> 1))
         }
+        let method = options.string("method") ?? "GET"
+        guard !method.isEmpty, method.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || $0 == 0x2D }) else {
+            throw Options.UsageError(description: "--method must be an upper-case token like GET or POST")
+        }
+        let contentType = options.string("content-type") ?? "application/json"
+        guard !contentType.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw Options.UsageError(description: "--content-type must not contain control characters")
+        }
         var requests: Int?
         if options.string("requests") != nil {
             requests = try options.int("requests", default: 1, in: 1...Int(Int32.max))
@@ -81,6 +97,10 @@ enum HTTPMode {
             target: try options.target(defaultPort: nil),
             connections: connections,
             path: path,
+            method: method,
+            body: options.string("body") ?? "",
+            contentType: contentType,
+            expectStatus: try options.int("expect-status", default: 200, in: 100...999),
             warmup: requests == nil ? try options.double("warmup", default: 1, in: 0...60) : 0,
             duration: try options.double("duration", default: 5, in: 0.05...3600),
             threads: min(connections, try options.int("threads", default: 1, in: 1...64)),
@@ -132,6 +152,15 @@ enum HTTPMode {
         return worker.measure(start: gate.workerReady())
     }
 
+    /// The bytes of the one request every connection repeats.
+    static func request(_ settings: Settings) -> [UInt8] {
+        var head = "\(settings.method) \(settings.path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: netbench\r\n"
+        if !settings.body.isEmpty || settings.method == "POST" || settings.method == "PUT" {
+            head += "Content-Type: \(settings.contentType)\r\nContent-Length: \(settings.body.utf8.count)\r\n"
+        }
+        return Array((head + "\r\n" + settings.body).utf8)
+    }
+
     static func report(_ s: Settings, _ t: Totals, start: UInt64, cpuPercent: Double) {
         let seconds: Double
         let responses: UInt64
@@ -156,9 +185,11 @@ enum HTTPMode {
         let averageBody = t.responses > 0 ? Double(t.bodyBytes) / Double(t.responses) : 0
         if let firstError = t.firstError { warn("first error: \(firstError)") }
         emit(
-            "http \(s.target) \(s.path): conns=\(t.connected)/\(s.connections) threads=\(s.threads) parser=\(s.parser): "
-                + "\(fixed(rate, 0)) req/s, \(fixed(megabytes, 2)) MB/s body, p50 \(fixed(p50)) us, "
-                + "p99 \(fixed(p99)) us, p99.9 \(fixed(p999)) us, max \(fixed(maxUs)) us, non-200 \(t.non200), "
+            "http \(s.target) \(s.method) \(s.path): conns=\(t.connected)/\(s.connections) threads=\(s.threads) "
+                + "parser=\(s.parser): \(fixed(rate, 0)) req/s, \(fixed(megabytes, 2)) MB/s body, "
+                + "p50 \(fixed(p50)) us, "
+                + "p99 \(fixed(p99)) us, p99.9 \(fixed(p999)) us, max \(fixed(maxUs)) us, "
+                + "unexpected status \(t.non200), "
                 + "framing errors \(t.framingErrors), body mismatch \(t.bodyMismatch), io errors \(t.ioErrors), "
                 + "connect errors \(t.connectErrors), reconnects \(t.reconnects), avg body \(fixed(averageBody, 0)) B"
         )
@@ -219,7 +250,7 @@ final class HTTPWorker<Parser: ResponseParsing> {
         loop = try EventLoop()
         self.settings = settings
         self.count = count
-        request = Array("GET \(settings.path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: netbench\r\n\r\n".utf8)
+        request = HTTPMode.request(settings)
         connections.reserveCapacity(count)
         slotRequests = [Int](repeating: 0, count: count)
         slotDone = [Bool](repeating: false, count: count)
@@ -338,7 +369,7 @@ final class HTTPWorker<Parser: ResponseParsing> {
         totals.responses += 1
         totals.bodyBytes += UInt64(body)
         var good = true
-        if status != 200 {
+        if status != settings.expectStatus {
             totals.non200 += 1
             totals.firstError = totals.firstError ?? "status \(status)"
             good = false

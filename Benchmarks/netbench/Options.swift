@@ -26,14 +26,18 @@ struct Options: Sendable {
                    of every reply is verified (prefix and payload, as one stream per connection)
                      --host IP --port P | --unix PATH   --connections N (1)  --size S (64)  --inflight K (1)
                      --duration SEC (5)  --warmup SEC (1)  --threads T (1)  --prefix STR ("Repeating: "; "" = plain)
-          http     keep-alive GET requests, one in flight per connection, full response parsing (Content-Length and
-                   chunked framing, trailers)
+          http     keep-alive requests, one in flight per connection, full response parsing (Content-Length and
+                   chunked framing, trailers); a response counts when its status is --expect-status
                      --unix PATH | --host IP --port P   --connections N (1)  --path '/?file=F' (/?file=file1k.txt)
+                     --method M (GET)  --body TEXT (none; sent with Content-Length)  --content-type T (application/json)
+                     --expect-status S (200)
                      --duration SEC (5)  --warmup SEC (1)  --threads T (1)  --expect-body BYTES (no check)
                      --requests N (per connection, then stop; timing from the first request, no warm-up)
                      --parser fast|netcore (fast: netbench's zero-copy parser; netcore: NetCoreHTTP.HTTPResponseParser)
-          conns    open C idle connections, report when all are established, hold, then echo once on each
+          conns    open C idle connections, report when all are established, hold, then echo once on each (or, with
+                   --http PATH, send one keep-alive GET PATH on each and parse the response; the connections stay open)
                      --host IP --port P | --unix PATH   --connections C (10000)  --hold SEC (5)  --size S (64)
+                     --http PATH (none: echo)
                      --linger SEC (0: pause after "HELD" and after "ECHOED" so a script can read the server's memory)
                      --server-pid PID (also read the server's VmRSS itself)
           probe    wait until the target accepts a connection (and answers, with --probe echo|http)
@@ -54,7 +58,7 @@ struct Options: Sendable {
     static let known: Set<String> = [
         "host", "port", "unix", "connections", "size", "inflight", "duration", "warmup", "drain", "threads", "prefix",
         "path", "expect-body", "requests", "parser", "hold", "linger", "server-pid", "timeout", "probe", "label",
-        "setup-timeout", "connect-parallel", "repeat",
+        "setup-timeout", "connect-parallel", "repeat", "method", "body", "content-type", "expect-status", "http",
     ]
 
     init(_ arguments: [String]) throws(UsageError) {

@@ -54,6 +54,23 @@ enum SelfTest {
         var surplus = FastResponseParser()
         let withSurplus = fixed + Array("x".utf8)
         check(withSurplus.withUnsafeBytes { surplus.parse($0) } == .complete(consumed: fixed.count), "surplus")
+        // Header values are matched without regard to case: Keep-Alive keeps an HTTP/1.0 connection, Chunked frames.
+        let keepAlive = Array(
+            "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nTransfer-Encoding: Chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n".utf8
+        )
+        var mixedCase = FastResponseParser()
+        check(
+            keepAlive.withUnsafeBytes { mixedCase.parse($0) } == .complete(consumed: keepAlive.count)
+                && !mixedCase.connectionClose && mixedCase.bodyBytes == 1,
+            "mixed-case Connection/Transfer-Encoding values"
+        )
+        var closing = FastResponseParser()
+        let upperClose = Array("HTTP/1.1 200 OK\r\nConnection: CLOSE\r\nContent-Length: 0\r\n\r\n".utf8)
+        check(
+            upperClose.withUnsafeBytes { closing.parse($0) } == .complete(consumed: upperClose.count)
+                && closing.connectionClose,
+            "Connection: CLOSE"
+        )
 
         if failures.isEmpty {
             emit("selftest: ok (echo verifier, fast and netcore response parsers)")
