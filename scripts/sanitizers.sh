@@ -54,7 +54,7 @@ for sanitizer in "${sanitizers[@]}"; do
     code=0
     # halt_on_error=0: report every race, not just the first. ASan stops at its first error whatever the option says.
     TSAN_OPTIONS="halt_on_error=0 ${TSAN_OPTIONS:-}" \
-        ASAN_OPTIONS="detect_leaks=$leaks:quarantine_size_mb=16${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+        ASAN_OPTIONS="detect_leaks=$leaks:quarantine_size_mb=16:suppressions=$PWD/scripts/asan.supp${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
         swift test --sanitize="$sanitizer" --scratch-path "$scratch" ${extra[@]+"${extra[@]}"} >"$log" 2>&1 || code=$?
     elapsed=$(($(date +%s) - start))
 
