@@ -4,48 +4,51 @@ import NetCore
 /// arrived (the body then streams through the `IncomingMessage`), answers requests strictly in order, and enforces
 /// the timeouts.
 final class HTTPConnection: IncomingMessageSource {
+    // `@exclusivity(unchecked)` on the state below, as in NetCore's Socket: the object is confined to its loop's
+    // thread and no access is held open across a call into user code, so the runtime's dynamic exclusivity checks
+    // (swift_beginAccess, about a sixth of a hello-server request's instructions) can never fire.
     let socket: Socket
     unowned let server: HTTPServer
     /// The parser, only while a request is arriving or waiting: an idle keep-alive connection holds none (its
     /// line buffers were most of an idle connection's memory).
-    private var reader: RequestReader?
+    @exclusivity(unchecked) private var reader: RequestReader?
     private var parserIsIdle: Bool { reader?.parser.isIdle ?? true }
-    private var drainIsWatched = false
+    @exclusivity(unchecked) private var drainIsWatched = false
     /// Links of the server's queue of quiet connections (`QuietConnections`), and when this one became quiet.
-    var quietNext: HTTPConnection?
-    unowned(unsafe) var quietPrevious: HTTPConnection?
-    unowned(unsafe) var quietQueue: QuietConnections?
-    var quietSince: UInt64 = 0
+    @exclusivity(unchecked) var quietNext: HTTPConnection?
+    @exclusivity(unchecked) unowned(unsafe) var quietPrevious: HTTPConnection?
+    @exclusivity(unchecked) unowned(unsafe) var quietQueue: QuietConnections?
+    @exclusivity(unchecked) var quietSince: UInt64 = 0
     /// Requests whose head has arrived but which wait for the one before them to be answered (pipelining).
-    private var queued: [IncomingMessage] = []
+    @exclusivity(unchecked) private var queued: [IncomingMessage] = []
     /// The request whose body bytes are arriving now (the last head parsed), until its end.
-    private var receiving: IncomingMessage?
+    @exclusivity(unchecked) private var receiving: IncomingMessage?
     /// The request being answered, and its response.
-    private var currentRequest: IncomingMessage?
-    private var current: ServerResponse?
-    private var parseError: HTTPParseError?
-    private(set) var isClosing = false
-    private var isDiscardingInput = false
+    @exclusivity(unchecked) private var currentRequest: IncomingMessage?
+    @exclusivity(unchecked) private var current: ServerResponse?
+    @exclusivity(unchecked) private var parseError: HTTPParseError?
+    @exclusivity(unchecked) private(set) var isClosing = false
+    @exclusivity(unchecked) private var isDiscardingInput = false
     /// Why reading is paused: queued requests past the pipelining limit, messages whose unread body is full, or a
     /// rejected request (nothing more is read until the error has been answered).
-    private var isPipelineFull = false
-    private var fullMessages = 0
-    private var isReadingPaused = false
-    private var requestCount = 0
+    @exclusivity(unchecked) private var isPipelineFull = false
+    @exclusivity(unchecked) private var fullMessages = 0
+    @exclusivity(unchecked) private var isReadingPaused = false
+    @exclusivity(unchecked) private var requestCount = 0
     /// The request being answered can no longer complete (its body timed out after the response began).
-    private var closesAfterResponse = false
-    private(set) var continueSent = false
+    @exclusivity(unchecked) private var closesAfterResponse = false
+    @exclusivity(unchecked) private(set) var continueSent = false
     /// When the current head started arriving (or the connection opened); nil once a head is complete.
-    private var headStartedAt: UInt64?
+    @exclusivity(unchecked) private var headStartedAt: UInt64?
     /// When the request whose body is arriving started (its head's first byte); nil when no body is pending.
-    private var bodyStartedAt: UInt64?
+    @exclusivity(unchecked) private var bodyStartedAt: UInt64?
     /// When the connection became idle after a response; nil while busy.
-    private var idleSince: UInt64?
-    private var deadlineTimer: Timeout?
+    @exclusivity(unchecked) private var idleSince: UInt64?
+    @exclusivity(unchecked) private var deadlineTimer: Timeout?
     /// Cuts a lingering close that the client does not finish; cancelled when the socket closes first, so the
     /// socket is freed at once rather than 2 s later (a burst of refused clients would otherwise pile up).
-    private var lingerTimer: Timeout?
-    private var armedDeadline = UInt64.max
+    @exclusivity(unchecked) private var lingerTimer: Timeout?
+    @exclusivity(unchecked) private var armedDeadline = UInt64.max
 
     /// Pipelined requests parsed ahead of the one being answered; beyond this the socket stops reading.
     static let maxPipelined = 32
@@ -418,7 +421,7 @@ final class HTTPConnection: IncomingMessageSource {
 /// The request parser in a box of its own, made when a request starts arriving and dropped when the connection is
 /// idle again.
 private final class RequestReader {
-    var parser: HTTPRequestParser
+    @exclusivity(unchecked) var parser: HTTPRequestParser
 
     init(limits: HTTPRequestParser.Limits) {
         parser = HTTPRequestParser(limits: limits)

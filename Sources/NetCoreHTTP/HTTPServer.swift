@@ -26,6 +26,9 @@ public enum HTTP {
 ///
 /// Events: `request`, `connection`, `checkContinue`, `clientError`, `listening`, `close`, `error`.
 public final class HTTPServer {
+    // `@exclusivity(unchecked)` on the state below, as in NetCore's Socket: the object is confined to its loop's
+    // thread and no access is held open across a call into user code, so the runtime's dynamic exclusivity checks
+    // (swift_beginAccess, about a sixth of a hello-server request's instructions) can never fire.
     /// Limits and timeouts.
     public struct Configuration: Sendable {
         /// Time allowed for a request's head, from its first byte (or from the connection's start); 0 for no limit.
@@ -53,14 +56,14 @@ public final class HTTPServer {
     /// The underlying NetCore server (`address()`, `maxConnections`, `reusePort`, and its own events).
     public let server: Server
     /// The limits and timeouts in force. Changes apply to connections accepted afterwards.
-    public var configuration: Configuration {
+    @exclusivity(unchecked) public var configuration: Configuration {
         didSet { keepAliveField = Self.keepAliveField(configuration) }
     }
-    var date = HTTPDate()
+    @exclusivity(unchecked) var date = HTTPDate()
     /// `Keep-Alive: timeout=N\r\n` (`timeout=N, max=M` with `maxRequestsPerSocket`), as Node adds to keep-alive
     /// responses.
-    private(set) var keepAliveField: [UInt8]
-    private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+    @exclusivity(unchecked) private(set) var keepAliveField: [UInt8]
+    @exclusivity(unchecked) private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     /// Connections accepted that have sent nothing yet, waiting out `headersTimeout` together.
     private(set) lazy var freshConnections = QuietConnections(loop: server.loop) { [unowned self] in
         configuration.headersTimeout
@@ -69,14 +72,14 @@ public final class HTTPServer {
     private(set) lazy var idleConnections = QuietConnections(loop: server.loop) { [unowned self] in
         configuration.keepAliveTimeout
     }
-    private var requestListeners = Listeners<(IncomingMessage, ServerResponse)>()
-    private var checkContinueListeners = Listeners<(IncomingMessage, ServerResponse)>()
-    private var clientErrorListeners = Listeners<(HTTPParseError, Socket)>()
-    private var connectionListeners = Listeners<Socket>()
+    @exclusivity(unchecked) private var requestListeners = Listeners<(IncomingMessage, ServerResponse)>()
+    @exclusivity(unchecked) private var checkContinueListeners = Listeners<(IncomingMessage, ServerResponse)>()
+    @exclusivity(unchecked) private var clientErrorListeners = Listeners<(HTTPParseError, Socket)>()
+    @exclusivity(unchecked) private var connectionListeners = Listeners<Socket>()
     /// Set while listening: Node keeps a listening server alive without the program holding it
     /// (`http.createServer(…).listen(8080)`), and so does this, until the server has closed and its last connection
     /// ended. (A server whose listen failed stays, too: programs exit then.)
-    private var keepsItselfAlive: HTTPServer?
+    @exclusivity(unchecked) private var keepsItselfAlive: HTTPServer?
 
     /// Creates a server on `loop` calling `handler` for each request; `listen` starts it.
     public init(

@@ -18,6 +18,9 @@ protocol IncomingMessageSource: AnyObject {
 /// Events: `data` (a `Buffer`; decoded whole characters after `setEncoding`), `end`, `aborted` (the peer went away
 /// before the body was complete), `close` (after `end`, or after `aborted`). Loop-confined.
 public final class IncomingMessage {
+    // `@exclusivity(unchecked)` on the state below, as in NetCore's Socket: the object is confined to its loop's
+    // thread and no access is held open across a call into user code, so the runtime's dynamic exclusivity checks
+    // (swift_beginAccess, about a sixth of a hello-server request's instructions) can never fire.
     /// The request method, e.g. `GET` (requests only; empty for responses).
     public let method: String
     /// The request target as sent, e.g. `/users?page=2` (requests only; empty for responses).
@@ -39,35 +42,35 @@ public final class IncomingMessage {
     let maxHeadersCount: Int
 
     /// True once the whole body has arrived (Node's `message.complete`).
-    public private(set) var complete = false
+    @exclusivity(unchecked) public private(set) var complete = false
     /// True when the peer went away before the body was complete (Node's `message.aborted`).
-    public private(set) var aborted = false
+    @exclusivity(unchecked) public private(set) var aborted = false
     /// True once `end` has been emitted.
-    public private(set) var readableEnded = false
+    @exclusivity(unchecked) public private(set) var readableEnded = false
     /// Body bytes received so far.
-    public private(set) var bodyByteCount = 0
+    @exclusivity(unchecked) public private(set) var bodyByteCount = 0
 
     /// Node's `readableHighWaterMark`: unread body bytes held before the socket stops being read.
     public static let readableHighWaterMark = 16 * 1024
 
-    weak var source: IncomingMessageSource?
-    private var buffered: [Buffer] = []
-    private var bufferedBytes = 0
+    @exclusivity(unchecked) weak var source: IncomingMessageSource?
+    @exclusivity(unchecked) private var buffered: [Buffer] = []
+    @exclusivity(unchecked) private var bufferedBytes = 0
     /// nil until data is wanted (Node's `readableFlowing`): true after `resume()` or a data listener, false after
     /// `pause()`.
-    private var flowing: Bool?
-    private var isFlushScheduled = false
-    private var askedToPause = false
+    @exclusivity(unchecked) private var flowing: Bool?
+    @exclusivity(unchecked) private var isFlushScheduled = false
+    @exclusivity(unchecked) private var askedToPause = false
     /// Body bytes are dropped (nobody will read them: the response finished first).
-    private var isDumping = false
-    private var closeEmitted = false
-    private var decoder: UTF8StreamDecoder?
-    private var dataListeners = Listeners<Buffer>()
-    private var endListeners = Listeners<Void>()
-    private var closeListeners = Listeners<Void>()
-    private var abortedListeners = Listeners<Void>()
-    private var errorListeners = Listeners<SocketError>()
-    private var cachedHeaders: IncomingHeaders?
+    @exclusivity(unchecked) private var isDumping = false
+    @exclusivity(unchecked) private var closeEmitted = false
+    @exclusivity(unchecked) private var decoder: UTF8StreamDecoder?
+    @exclusivity(unchecked) private var dataListeners = Listeners<Buffer>()
+    @exclusivity(unchecked) private var endListeners = Listeners<Void>()
+    @exclusivity(unchecked) private var closeListeners = Listeners<Void>()
+    @exclusivity(unchecked) private var abortedListeners = Listeners<Void>()
+    @exclusivity(unchecked) private var errorListeners = Listeners<SocketError>()
+    @exclusivity(unchecked) private var cachedHeaders: IncomingHeaders?
 
     init(request head: HTTPRequestHead, socket: Socket, maxHeadersCount: Int) {
         method = head.method

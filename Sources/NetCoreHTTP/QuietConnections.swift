@@ -10,10 +10,10 @@ final class QuietConnections {
     /// The wait, in milliseconds, read when arming (0: no timeout).
     private let timeout: () -> Int
     // The chain holds its connections strongly from the head; the server holds them too, until they close.
-    private var head: HTTPConnection?
-    private unowned(unsafe) var tail: HTTPConnection?
-    private var timer: Timeout?
-    private var armedDeadline = UInt64.max
+    @exclusivity(unchecked) private var head: HTTPConnection?
+    @exclusivity(unchecked) private unowned(unsafe) var tail: HTTPConnection?
+    @exclusivity(unchecked) private var timer: Timeout?
+    @exclusivity(unchecked) private var armedDeadline = UInt64.max
 
     init(loop: EventLoop, timeout: @escaping () -> Int) {
         self.loop = loop

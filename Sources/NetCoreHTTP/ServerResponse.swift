@@ -11,50 +11,53 @@ import NetCore
 /// Events: `drain` (after a `write` returned false), `finish` (the whole response was handed to the connection),
 /// `close` (after `finish`, or when the connection closed first). Loop-confined.
 public final class ServerResponse {
+    // `@exclusivity(unchecked)` on the state below, as in NetCore's Socket: the object is confined to its loop's
+    // thread and no access is held open across a call into user code, so the runtime's dynamic exclusivity checks
+    // (swift_beginAccess, about a sixth of a hello-server request's instructions) can never fire.
     let connection: HTTPConnection
     /// The request this answers.
     public let req: IncomingMessage
     private let isHeadRequest: Bool
     private let requestVersion: HTTPVersion
-    private var framing: HTTPBodyFraming = .none
+    @exclusivity(unchecked) private var framing: HTTPBodyFraming = .none
     /// Output held back until the end of the current tick, so a handler's head, writes and end leave in one
     /// gathering system call (Node's http corks the same way). Large writes are held as they are (no copy);
     /// the head, chunk framing and small writes are copied into `corkedTail`, so a small response is one buffer
     /// and one plain `send` rather than a gather list of many tiny pieces, each a separate allocation.
-    private var corked: [Buffer] = []
-    private var corkedTail: [UInt8] = []
-    private var corkedBytes = 0
+    @exclusivity(unchecked) private var corked: [Buffer] = []
+    @exclusivity(unchecked) private var corkedTail: [UInt8] = []
+    @exclusivity(unchecked) private var corkedBytes = 0
     /// Writes up to this size are copied into `corkedTail`; larger ones are queued without copying.
     static let coalesceLimit = 4 * 1024
-    private var isFlushScheduled = false
+    @exclusivity(unchecked) private var isFlushScheduled = false
     /// Beyond this much held back, output goes out at once.
     static let corkLimit = 16 * 1024
-    private var drainListeners = Listeners<Void>()
-    private var closeListeners = Listeners<Void>()
-    private var finishListeners = Listeners<Void>()
+    @exclusivity(unchecked) private var drainListeners = Listeners<Void>()
+    @exclusivity(unchecked) private var closeListeners = Listeners<Void>()
+    @exclusivity(unchecked) private var finishListeners = Listeners<Void>()
     /// Fields set with `setHeader`, in the order first set, names as given.
-    private var pendingFields: [(name: String, value: String)] = []
-    private var trailers: HTTPHeaders?
-    private var isClosed = false
+    @exclusivity(unchecked) private var pendingFields: [(name: String, value: String)] = []
+    @exclusivity(unchecked) private var trailers: HTTPHeaders?
+    @exclusivity(unchecked) private var isClosed = false
     /// The request asked for `100 Continue` (set by the connection).
-    var expectsContinue = false
+    @exclusivity(unchecked) var expectsContinue = false
 
     /// The status to send (Node's `res.statusCode`; used by an implicit head). Default 200.
-    public var statusCode = 200
+    @exclusivity(unchecked) public var statusCode = 200
     /// The reason phrase to send; nil for the standard one.
-    public var statusMessage: String?
+    @exclusivity(unchecked) public var statusMessage: String?
     /// Whether a `Date` field is added (Node's `res.sendDate`).
-    public var sendDate = true
+    @exclusivity(unchecked) public var sendDate = true
     /// Whether the head has been sent (queued for the connection).
-    public private(set) var headersSent = false
+    @exclusivity(unchecked) public private(set) var headersSent = false
     /// Whether `end` has been called (Node's `res.writableEnded`).
-    public private(set) var writableEnded = false
+    @exclusivity(unchecked) public private(set) var writableEnded = false
     /// Whether the whole response has been handed to the connection (Node's `res.writableFinished`).
-    public private(set) var writableFinished = false
+    @exclusivity(unchecked) public private(set) var writableFinished = false
     /// Body bytes written (excluding chunk framing).
-    public private(set) var bodyBytesSent = 0
+    @exclusivity(unchecked) public private(set) var bodyBytesSent = 0
     /// Whether the connection stays open after this response (Node's `res.shouldKeepAlive`).
-    public private(set) var shouldKeepAlive: Bool
+    @exclusivity(unchecked) public private(set) var shouldKeepAlive: Bool
 
     /// The status sent, or to be sent (the same as `statusCode`).
     public var status: Int { statusCode }

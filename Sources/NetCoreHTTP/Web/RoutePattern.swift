@@ -77,31 +77,56 @@ public struct RoutePattern: Sendable, Equatable, CustomStringConvertible, Expres
     /// The captured parameters if `path` matches, e.g. `["id": "42"]` for `/user/:id` and `/user/42`; an empty
     /// dictionary for a match without parameters; nil if it does not match.
     public func match(_ path: String) -> [String: String]? {
-        var path = Substring(path)
-        if let end = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<end] }
-        guard path.hasPrefix("/") else { return nil }
-        var parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        if parts.count > 1, parts.last == "" { parts = parts.dropLast() }
-        var parameters: [String: String] = [:]
-        var index = parts.startIndex
-        for segment in segments {
-            switch segment {
-            case .wildcard:
-                let rest = parts[index...].joined(separator: "/")
-                guard let decoded = PercentEncoding.decodeComponent(rest) else { return nil }
-                parameters["*"] = decoded
-                return parameters
-            case .literal(let text):
-                guard index != parts.endIndex, PercentEncoding.decodeComponent(parts[index]) == text else { return nil }
-            case .parameter(let name):
-                guard index != parts.endIndex, !parts[index].isEmpty,
-                    let decoded = PercentEncoding.decodeComponent(parts[index])
-                else { return nil }
-                parameters[name] = decoded
+        // On the path's bytes, one segment at a time, decoding only segments that hold a `%`: the router tries every
+        // route in turn on every request (splitting and decoding the whole path for each was over half of
+        // rest-server's instructions per request).
+        var path = path
+        return path.withUTF8 { bytes -> [String: String]? in
+            var end = bytes.count
+            if let cut = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) { end = cut }
+            guard end > 0, bytes[0] == UInt8(ascii: "/") else { return nil }
+            // One trailing slash is ignored: "/users/" is "/users" (but "/" stays one empty segment).
+            if end > 1 && bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
+            var parameters: [String: String] = [:]
+            var start = 1
+            var exhausted = false
+            /// The next segment's bytes, nil once every segment has been taken.
+            func nextSegment() -> UnsafeBufferPointer<UInt8>.SubSequence? {
+                guard !exhausted else { return nil }
+                var stop = start
+                while stop < end && bytes[stop] != UInt8(ascii: "/") { stop += 1 }
+                let segment = bytes[start..<stop]
+                if stop >= end { exhausted = true } else { start = stop + 1 }
+                return segment
             }
-            index = parts.index(after: index)
+            for segment in segments {
+                switch segment {
+                case .wildcard:
+                    let rest = exhausted ? bytes[end..<end] : bytes[start..<end]
+                    exhausted = true
+                    guard let decoded = Self.decode(rest) else { return nil }
+                    parameters["*"] = decoded
+                    return parameters
+                case .literal(let text):
+                    guard let part = nextSegment() else { return nil }
+                    if part.contains(UInt8(ascii: "%")) {
+                        guard Self.decode(part) == text else { return nil }
+                    } else {
+                        guard text.utf8.elementsEqual(part) else { return nil }
+                    }
+                case .parameter(let name):
+                    guard let part = nextSegment(), !part.isEmpty, let decoded = Self.decode(part) else { return nil }
+                    parameters[name] = decoded
+                }
+            }
+            return nextSegment() == nil ? parameters : nil
         }
-        return index == parts.endIndex ? parameters : nil
+    }
+
+    /// A segment percent-decoded, nil when its encoding is bad.
+    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>.SubSequence) -> String? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        return bytes.contains(UInt8(ascii: "%")) ? PercentEncoding.decodeComponent(Substring(text)) : text
     }
 
     /// Whether `path` matches.
