@@ -193,7 +193,8 @@ start_server() {
             "${PIN_SERVER[@]}" "$BIN/hello-server" --port "$PORT" --host 127.0.0.1 --quiet \
                 --keep-alive-timeout "$KEEP_ALIVE_MS" "${workers[@]}" >"$log" 2>&1 & ;;
         node-hello) next_port; TARGET=(--port "$PORT"); PROBE=http
-            "${PIN_SERVER[@]}" node "$HERE/peers/server1.js" "$PORT" >"$log" 2>&1 & ;;
+            # The seed's own server1.js, as the side-by-side tests run it (the port from PORT).
+            PORT="$PORT" "${PIN_SERVER[@]}" node "$ROOT/Tests/fixtures/seeds/server1.js" >"$log" 2>&1 & ;;
         nginx-hello)
             local prefix="$WORK/nginx-$SOCKETS"
             mkdir -p "$prefix"
