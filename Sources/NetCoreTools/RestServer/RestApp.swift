@@ -24,6 +24,9 @@ final class RestApp {
     private var usersJSON: Buffer?
     private var lastID: Int64 = 0
     let router = Router()
+    /// The answers' fields, built once rather than per request.
+    static let jsonType: HTTPHeaders = ["Content-Type": "application/json; charset=utf-8"]
+    static let textType: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
     private let files: StaticFiles
     private let bodyLimit: Int
     private let log: (String) -> Void
@@ -35,7 +38,7 @@ final class RestApp {
         router.get("/") { [unowned self] _, response, _ in serveFile("restFront.html", response) }
         router.get("/about") { [unowned self] _, response, _ in serveFile("about.html", response) }
         router.get("/users") { [unowned self] _, response, _ in
-            response.writeHead(200, nil, ["Content-Type": "application/json; charset=utf-8"])
+            response.writeHead(200, nil, Self.jsonType)
             response.end(currentUsersJSON())
         }
         router.post("/user") { [unowned self] request, response, _ in
@@ -43,7 +46,7 @@ final class RestApp {
                 let id = nextID()
                 users[id] = .string(name)
                 usersJSON = nil
-                response.writeHead(201, nil, ["Content-Type": "text/plain; charset=utf-8"])
+                response.writeHead(201, nil, Self.textType)
                 response.end("등록 성공")
             }
         }
@@ -52,14 +55,14 @@ final class RestApp {
             readName(request, response, label: "PUT") { [self] name in
                 users[id] = .string(name)
                 usersJSON = nil
-                response.writeHead(200, nil, ["Content-Type": "text/plain; charset=utf-8"])
+                response.writeHead(200, nil, Self.textType)
                 response.end(currentUsersJSON())
             }
         }
         router.delete("/user/:id") { [unowned self] _, response, match in
             users[match["id"] ?? ""] = nil
             usersJSON = nil
-            response.writeHead(200, nil, ["Content-Type": "text/plain; charset=utf-8"])
+            response.writeHead(200, nil, Self.textType)
             response.end(currentUsersJSON())
         }
         router.fallback = { request, response, match in
