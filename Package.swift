@@ -20,6 +20,8 @@ let package = Package(
         // epoll, eventfd, accept4 and a signal self-pipe: Glibc's Swift module does not expose them (STYLE.md §0).
         .target(name: "CNetCoreShims"),
         .target(name: "NetCore", dependencies: ["CNetCoreShims"]),
+        // The system OpenSSL 3 (libssl-dev, pkg-config `openssl`): TLS without a package dependency (issue 11).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // HTTP/1.1 on NetCore: pure parsers and encoders, a server and a client.
         .target(name: "NetCoreHTTP", dependencies: ["NetCore"]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
