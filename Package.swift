@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "NetCore", targets: ["NetCore"]),
         .library(name: "NetCoreHTTP", targets: ["NetCoreHTTP"]),
+        .library(name: "NetCoreTLS", targets: ["NetCoreTLS"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "unix-http", targets: ["UnixHTTP"]),
@@ -22,6 +23,8 @@ let package = Package(
         .target(name: "NetCore", dependencies: ["CNetCoreShims"]),
         // The system OpenSSL 3 (libssl-dev, pkg-config `openssl`): TLS without a package dependency (issue 11).
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Node's `tls` on NetCore: OpenSSL over memory BIOs under NetCore's own stream (issue 11).
+        .target(name: "NetCoreTLS", dependencies: ["NetCore", "COpenSSL"]),
         // HTTP/1.1 on NetCore: pure parsers and encoders, a server and a client.
         .target(name: "NetCoreHTTP", dependencies: ["NetCore"]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
@@ -38,6 +41,7 @@ let package = Package(
         .executableTarget(name: "NetBench", dependencies: ["NetCore", "NetCoreHTTP"], path: "Benchmarks/netbench"),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "NetCoreHTTPTests", dependencies: ["NetCoreHTTP"]),
+        .testTarget(name: "NetCoreTLSTests", dependencies: ["NetCoreTLS", "COpenSSL"]),
         // Depends on the executables so `swift test` builds them: the end-to-end tests run the real binaries.
         .testTarget(name: "NetCoreToolsTests", dependencies: [
                 "NetCoreTools", "EchoServer", "EchoClient", "UnixHTTP", "HelloServer", "RestServer", "CookieServer",
