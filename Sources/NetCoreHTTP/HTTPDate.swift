@@ -4,6 +4,8 @@
 struct HTTPDate {
     private var cachedSecond = -1
     private var cachedValue = ""
+    private var cachedFieldLine: [UInt8] = []
+    private var cachedFieldSecond = -1
 
     private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -15,6 +17,16 @@ struct HTTPDate {
         cachedSecond = seconds
         cachedValue = Self.format(seconds)
         return cachedValue
+    }
+
+    /// The whole field line, `Date: <now>\r\n`, as bytes (what every response head appends).
+    mutating func fieldLine() -> [UInt8] {
+        let seconds = time(nil)
+        if seconds != cachedFieldSecond {
+            cachedFieldSecond = seconds
+            cachedFieldLine = Array("Date: \(now())\r\n".utf8)
+        }
+        return cachedFieldLine
     }
 
     static func format(_ seconds: Int) -> String {

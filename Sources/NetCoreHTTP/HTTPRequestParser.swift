@@ -90,7 +90,16 @@ public struct HTTPRequestParser {
                 case .failed:
                     return events
                 case .requestLine, .headers:
-                    try parseHead(bytes, &index, &events)
+                    if isIdle, let head = Self.wholeHead(bytes, from: index, limits: limits) {
+                        index = head.end
+                        method = head.method
+                        target = head.target
+                        version = head.version
+                        headers = head.headers
+                        try headCompleted(&events)
+                    } else {
+                        try parseHead(bytes, &index, &events)
+                    }
                 case .fixedBody(let remaining):
                     let take = min(remaining, bytes.count - index)
                     events.append(.body(Array(UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))))
@@ -201,6 +210,60 @@ public struct HTTPRequestParser {
                 }
                 line.reset()
             }
+        }
+    }
+
+    /// A request head wholly inside `bytes` from `start`, parsed in place: the common case of a request that arrived
+    /// in one read. It accepts only heads that `parseHead` would accept byte by byte (and gives the same method,
+    /// target, version and fields); for anything else, an incomplete head included, it returns nil and the caller
+    /// runs `parseHead`, which finds the same error at the same byte as it would for any split of the input.
+    /// It saves the per-byte line buffering and checks (about a third of a small request's parsing).
+    static func wholeHead(_ bytes: UnsafeRawBufferPointer, from start: Int, limits: Limits) -> (
+        method: String, target: String, version: HTTPVersion, headers: HTTPHeaders, end: Int
+    )? {
+        let count = min(bytes.count, start + limits.maxHeaderBytes)
+        // The request line: a method of token bytes, one space, target bytes 0x21...0x7E, one space, the version.
+        var index = start
+        while index < count, HTTPSyntax.isToken(bytes[index]) { index += 1 }
+        guard index > start, index < count, bytes[index] == 0x20 else { return nil }
+        let targetStart = index + 1
+        index = targetStart
+        while index < count, (0x21...0x7E).contains(bytes[index]) { index += 1 }
+        guard index > targetStart, index - targetStart <= limits.maxTargetBytes, index < count, bytes[index] == 0x20
+        else { return nil }
+        let versionStart = index + 1
+        guard versionStart + 10 <= count, bytes[versionStart + 8] == 0x0D, bytes[versionStart + 9] == 0x0A,
+            let version = HTTPSyntax.parseVersion(
+                Array(UnsafeRawBufferPointer(rebasing: bytes[versionStart..<(versionStart + 8)]))[...]),
+            version.major == 1,
+            // parseHead's request-line limit, which counts the line's CR too.
+            versionStart + 8 - start + 1 <= limits.maxTargetBytes + 32
+        else { return nil }
+        let methodBytes = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<(targetStart - 1)]))
+        let targetBytes = Array(UnsafeRawBufferPointer(rebasing: bytes[targetStart..<(versionStart - 1)]))
+        do throws(HTTPParseError) {
+            try RequestTargetSyntax.validate(targetBytes[...], method: methodBytes[...])
+        } catch {
+            return nil
+        }
+        // The header lines, each up to CRLF; a bare CR or LF anywhere sends the head to the byte-by-byte parser.
+        var headers = HTTPHeaders()
+        index = versionStart + 10
+        while true {
+            var lineEnd = index
+            while lineEnd < count, bytes[lineEnd] != 0x0D, bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            guard lineEnd + 1 < count, bytes[lineEnd] == 0x0D, bytes[lineEnd + 1] == 0x0A else { return nil }
+            if lineEnd == index {
+                return (
+                    String(decoding: methodBytes, as: UTF8.self), String(decoding: targetBytes, as: UTF8.self),
+                    version, headers, lineEnd + 2
+                )
+            }
+            switch HTTPSyntax.parseField(UnsafeRawBufferPointer(rebasing: bytes[index..<lineEnd])) {
+            case .success(let (name, value)): headers.add(name: name, value: value)
+            case .failure: return nil
+            }
+            index = lineEnd + 2
         }
     }
 

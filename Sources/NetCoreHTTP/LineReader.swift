@@ -126,7 +126,10 @@ enum HTTPSyntax {
     }
 
     /// Parses `name: value` (RFC 9112 §5): no whitespace before the colon, OWS around the value, no obs-fold.
-    static func parseField(_ line: [UInt8]) -> Result<(String, String), HTTPParseError> {
+    /// Generic so the parser's whole-head path can run it on the received bytes in place (specialised, no copy).
+    @inline(__always)
+    static func parseField<Line: RandomAccessCollection<UInt8>>(_ line: Line) -> Result<(String, String), HTTPParseError>
+    where Line.Index == Int {
         guard let first = line.first else { return .failure(.init(status: 400, reason: "empty header line")) }
         if first == 0x20 || first == 0x09 {
             return .failure(.init(status: 400, reason: "obsolete line folding in header section"))
@@ -134,7 +137,7 @@ enum HTTPSyntax {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
             return .failure(.init(status: 400, reason: "header line without a colon"))
         }
-        guard colon > 0 else { return .failure(.init(status: 400, reason: "empty header field name")) }
+        guard colon > line.startIndex else { return .failure(.init(status: 400, reason: "empty header field name")) }
         for byte in line[..<colon] where !isToken(byte) {
             return .failure(
                 .init(
@@ -145,7 +148,7 @@ enum HTTPSyntax {
             )
         }
         var start = colon + 1
-        var end = line.count
+        var end = line.endIndex
         while start < end && (line[start] == 0x20 || line[start] == 0x09) { start += 1 }
         while end > start && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
         for byte in line[start..<end] where !isFieldValueByte(byte) {

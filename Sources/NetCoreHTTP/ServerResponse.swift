@@ -168,8 +168,13 @@ public final class ServerResponse {
         if let statusMessage { self.statusMessage = statusMessage }
         if !headers.fields.isEmpty {
             if pendingFields.isEmpty {
-                for (name, value) in headers where Self.isValidFieldName(name) && Self.isValidFieldValue(value) {
-                    pendingFields.append((name, value))
+                if headers.fields.allSatisfy({ Self.isValidFieldName($0.name) && Self.isValidFieldValue($0.value) }) {
+                    // The usual case (a handler's constant fields): share the array instead of copying it.
+                    pendingFields = headers.fields
+                } else {
+                    for (name, value) in headers where Self.isValidFieldName(name) && Self.isValidFieldValue(value) {
+                        pendingFields.append((name, value))
+                    }
                 }
             } else {
                 var replaced: Set<String> = []
@@ -258,38 +263,36 @@ public final class ServerResponse {
         corkedTail = []
         let before = bytes.count
         bytes.reserveCapacity(before + Self.coalesceLimit)
-        bytes.append(contentsOf: "HTTP/1.1 ".utf8)
+        bytes.append(literal: "HTTP/1.1 ")
         Self.appendDecimal(statusCode, to: &bytes)
         bytes.append(0x20)
-        bytes.append(contentsOf: (statusMessage ?? HTTPStatus.reason(statusCode)).utf8)
-        bytes.append(contentsOf: "\r\n".utf8)
+        bytes.append(utf8: statusMessage ?? HTTPStatus.reason(statusCode))
+        bytes.append(literal: "\r\n")
         for field in pendingFields {
-            bytes.append(contentsOf: field.name.utf8)
-            bytes.append(contentsOf: ": ".utf8)
-            bytes.append(contentsOf: field.value.utf8)
-            bytes.append(contentsOf: "\r\n".utf8)
+            bytes.append(utf8: field.name)
+            bytes.append(literal: ": ")
+            bytes.append(utf8: field.value)
+            bytes.append(literal: "\r\n")
         }
         if sendDate && !hasDate {
-            bytes.append(contentsOf: "Date: ".utf8)
-            bytes.append(contentsOf: connection.server.date.now().utf8)
-            bytes.append(contentsOf: "\r\n".utf8)
+            bytes.append(contentsOf: connection.server.date.fieldLine())
         }
         if !hasConnection {
             if shouldKeepAlive {
-                bytes.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+                bytes.append(literal: "Connection: keep-alive\r\n")
                 if !hasKeepAlive { bytes.append(contentsOf: connection.server.keepAliveField) }
             } else {
-                bytes.append(contentsOf: "Connection: close\r\n".utf8)
+                bytes.append(literal: "Connection: close\r\n")
             }
         }
         if let addLength {
-            bytes.append(contentsOf: "Content-Length: ".utf8)
+            bytes.append(literal: "Content-Length: ")
             Self.appendDecimal(addLength, to: &bytes)
-            bytes.append(contentsOf: "\r\n".utf8)
+            bytes.append(literal: "\r\n")
         } else if addChunked {
-            bytes.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+            bytes.append(literal: "Transfer-Encoding: chunked\r\n")
         }
-        bytes.append(contentsOf: "\r\n".utf8)
+        bytes.append(literal: "\r\n")
         corkedBytes += bytes.count - before
         corkedTail = bytes
         pendingFields = []
@@ -303,7 +306,7 @@ public final class ServerResponse {
             bytes.append(UInt8(0x30 + value / 10 % 10))
             bytes.append(UInt8(0x30 + value % 10))
         } else {
-            bytes.append(contentsOf: String(value).utf8)
+            bytes.append(utf8: String(value))
         }
     }
 
@@ -456,7 +459,7 @@ public final class ServerResponse {
             corkedTail = []
             if corked.isEmpty {
                 corkedBytes = 0
-                return connection.socket.write(contentsOf: CollectionOfOne(tail))
+                return connection.socket.write(tail)
             }
             corked.append(tail)
         }
