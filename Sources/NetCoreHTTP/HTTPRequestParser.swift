@@ -316,12 +316,25 @@ public struct HTTPRequestParser {
     }
 
     private mutating func headCompleted(_ events: inout [Event]) throws(HTTPParseError) {
-        let framing = try Self.framing(of: headers, version: version, limits: limits)
+        // One pass for the fields every request is checked for (most requests have a Host and no body fields).
+        var hostCount = 0
+        var host = ""
+        var hasBodyFields = false
+        for field in headers.fields {
+            switch field.name.utf8.count {
+            case 4 where HTTPHeaders.namesMatch(field.name, "Host"):
+                hostCount += 1
+                host = field.value
+            case 14 where HTTPHeaders.namesMatch(field.name, "Content-Length"): hasBodyFields = true
+            case 17 where HTTPHeaders.namesMatch(field.name, "Transfer-Encoding"): hasBodyFields = true
+            default: break
+            }
+        }
+        let framing = hasBodyFields ? try Self.framing(of: headers, version: version, limits: limits) : .none
         // RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; no version may send two or an invalid one.
-        let hosts = headers.values(for: "Host")
-        if hosts.count > 1 { throw HTTPParseError(status: 400, reason: "more than one Host header") }
-        if hosts.isEmpty && version.minor >= 1 { throw HTTPParseError(status: 400, reason: "missing Host header") }
-        if let host = hosts.first, !HTTPSyntax.isValidHost(host) {
+        if hostCount > 1 { throw HTTPParseError(status: 400, reason: "more than one Host header") }
+        if hostCount == 0 && version.minor >= 1 { throw HTTPParseError(status: 400, reason: "missing Host header") }
+        if hostCount == 1, !HTTPSyntax.isValidHost(host) {
             throw HTTPParseError(status: 400, reason: "invalid Host header")
         }
         events.append(
