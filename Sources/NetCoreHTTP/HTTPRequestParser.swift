@@ -232,22 +232,26 @@ public struct HTTPRequestParser {
         guard index > targetStart, index - targetStart <= limits.maxTargetBytes, index < count, bytes[index] == 0x20
         else { return nil }
         let versionStart = index + 1
-        guard versionStart + 10 <= count, bytes[versionStart + 8] == 0x0D, bytes[versionStart + 9] == 0x0A,
-            let version = HTTPSyntax.parseVersion(
-                Array(UnsafeRawBufferPointer(rebasing: bytes[versionStart..<(versionStart + 8)]))[...]),
+        guard versionStart + 10 <= count, bytes[versionStart + 8] == 0x0D, bytes[versionStart + 9] == 0x0A else {
+            return nil
+        }
+        // One array for the method, the target and the version (the checks below take slices of it).
+        let requestLine = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<(versionStart + 8)]))
+        let methodBytes = requestLine[..<(targetStart - 1 - start)]
+        let targetBytes = requestLine[(targetStart - start)..<(versionStart - 1 - start)]
+        guard let version = HTTPSyntax.parseVersion(requestLine[(versionStart - start)...]),
             version.major == 1,
             // parseHead's request-line limit, which counts the line's CR too.
             versionStart + 8 - start + 1 <= limits.maxTargetBytes + 32
         else { return nil }
-        let methodBytes = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<(targetStart - 1)]))
-        let targetBytes = Array(UnsafeRawBufferPointer(rebasing: bytes[targetStart..<(versionStart - 1)]))
         do throws(HTTPParseError) {
-            try RequestTargetSyntax.validate(targetBytes[...], method: methodBytes[...])
+            try RequestTargetSyntax.validate(targetBytes, method: methodBytes)
         } catch {
             return nil
         }
         // The header lines, each up to CRLF; a bare CR or LF anywhere sends the head to the byte-by-byte parser.
         var headers = HTTPHeaders()
+        headers.reserveCapacity(8)
         index = versionStart + 10
         while true {
             var lineEnd = index
@@ -337,6 +341,7 @@ public struct HTTPRequestParser {
         if hostCount == 1, !HTTPSyntax.isValidHost(host) {
             throw HTTPParseError(status: 400, reason: "invalid Host header")
         }
+        events.reserveCapacity(events.count + 2)  // the head and, for most requests, their end: one allocation
         events.append(
             .head(HTTPRequestHead(method: method, target: target, version: version, headers: headers, framing: framing))
         )

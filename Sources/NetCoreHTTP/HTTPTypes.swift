@@ -33,6 +33,11 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         for (name, value) in elements { add(name: name, value: value) }
     }
 
+    /// Makes room for `count` fields without reallocating.
+    public mutating func reserveCapacity(_ count: Int) {
+        fields.reserveCapacity(count)
+    }
+
     /// Appends a field.
     public mutating func add(name: String, value: String) {
         fields.append((name, value))

@@ -5,9 +5,10 @@ struct LineReader {
     private var sawCR = false
     let limit: Int
 
+    /// No storage until the first byte: a parser makes two line readers (head and chunk sizes), and a head that
+    /// arrives whole is parsed in place without either.
     init(limit: Int) {
         self.limit = limit
-        line.reserveCapacity(128)
     }
 
     enum Step {
@@ -34,6 +35,7 @@ struct LineReader {
             return .bareLF
         default:
             guard line.count < limit else { return .tooLong }
+            if line.capacity == 0 { line.reserveCapacity(128) }
             line.append(byte)
             return .needMore
         }
