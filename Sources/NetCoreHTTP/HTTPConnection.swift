@@ -3,7 +3,7 @@ import NetCore
 /// One HTTP connection on the server: feeds the parser, hands each request to the server as soon as its head has
 /// arrived (the body then streams through the `IncomingMessage`), answers requests strictly in order, and enforces
 /// the timeouts.
-final class HTTPConnection: IncomingMessageSource {
+final class HTTPConnection: IncomingMessageSource, TickHandler {
     // `@exclusivity(unchecked)` on the state below, as in NetCore's Socket: the object is confined to its loop's
     // thread and no access is held open across a call into user code, so the runtime's dynamic exclusivity checks
     // (swift_beginAccess, about a sixth of a hello-server request's instructions) can never fire.
@@ -260,10 +260,13 @@ final class HTTPConnection: IncomingMessageSource {
             return
         }
         // On the next tick, so a long pipeline answered synchronously does not recurse.
-        socket.loop.nextTick { [self] in
-            dispatchNext()
-            updateDeadline()
-        }
+        socket.loop.nextTick(self, code: 0)
+    }
+
+    /// The tick after a response finished (the only job a connection defers with `nextTick(self, code:)`).
+    func handleTick(_ code: Int) {
+        dispatchNext()
+        updateDeadline()
     }
 
     /// Answers a request the parser rejected (or a timeout) and closes; a `clientError` listener decides instead.

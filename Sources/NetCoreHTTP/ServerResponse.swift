@@ -10,7 +10,7 @@ import NetCore
 ///
 /// Events: `drain` (after a `write` returned false), `finish` (the whole response was handed to the connection),
 /// `close` (after `finish`, or when the connection closed first). Loop-confined.
-public final class ServerResponse {
+public final class ServerResponse: TickHandler {
     // `@exclusivity(unchecked)` on the state below, as in NetCore's Socket: the object is confined to its loop's
     // thread and no access is held open across a call into user code, so the runtime's dynamic exclusivity checks
     // (swift_beginAccess, about a sixth of a hello-server request's instructions) can never fire.
@@ -408,10 +408,7 @@ public final class ServerResponse {
         writableFinished = true
         connection.responseFinished(self)
         // Node emits `finish` and then `close` asynchronously, after `end` has returned.
-        socket.loop.nextTick { [self] in
-            finishListeners.emit(())
-            emitClose()
-        }
+        socket.loop.nextTick(self, code: Tick.finish)
     }
 
     /// Finishes the response with `text` as the last body bytes; see `end(_:_:)`.
@@ -444,10 +441,26 @@ public final class ServerResponse {
     private func scheduleFlush() {
         if !isFlushScheduled {
             isFlushScheduled = true
-            connection.socket.loop.nextTick { [self] in
-                isFlushScheduled = false
-                flush()
-            }
+            connection.socket.loop.nextTick(self, code: Tick.flush)
+        }
+    }
+
+    /// The response's deferred jobs (`EventLoop.nextTick(_:code:)` instead of a closure per job).
+    private enum Tick {
+        static let flush = 0
+        static let finish = 1
+    }
+
+    /// Runs a job deferred with `nextTick(self, code:)`; public only because the loop calls it.
+    public func handleTick(_ code: Int) {
+        switch code {
+        case Tick.flush:
+            isFlushScheduled = false
+            flush()
+        default:
+            // Node emits `finish` and then `close` asynchronously, after `end` has returned.
+            finishListeners.emit(())
+            emitClose()
         }
     }
 

@@ -32,6 +32,29 @@ import Testing
         #expect(order == ["tick1", "tick2", "tick-nested", "immediate", "tick-from-immediate", "timeout"])
     }
 
+    /// Records the codes it is called with, into the test's shared order.
+    final class CodeRecorder: TickHandler {
+        let record: (String) -> Void
+        init(_ record: @escaping (String) -> Void) { self.record = record }
+        func handleTick(_ code: Int) { record("handler\(code)") }
+    }
+
+    @Test func handlerTicks_runInTheSameQueueAndOrderAsClosureTicks() {
+        var order: [String] = []
+        runLoop { loop in
+            let recorder = CodeRecorder { order.append($0) }
+            loop.nextTick { order.append("tick1") }
+            loop.nextTick(recorder, code: 7)
+            loop.nextTick {
+                order.append("tick2")
+                loop.nextTick(recorder, code: 9)
+            }
+            loop.nextTick(recorder, code: 8)
+            loop.setImmediate { order.append("immediate") }
+        }
+        #expect(order == ["tick1", "handler7", "tick2", "handler8", "handler9", "immediate"])
+    }
+
     @Test func timers_fireInDeadlineThenSchedulingOrder() {
         var order: [Int] = []
         runLoop { loop in
