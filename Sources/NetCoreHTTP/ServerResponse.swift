@@ -329,8 +329,7 @@ public final class ServerResponse: TickHandler {
     public func write(_ text: String) -> Bool { write(Buffer(text)) }
 
     private var belowHighWaterMark: Bool {
-        let socket = connection.socket
-        return socket.writableLength + corkedBytes < socket.writableHighWaterMark
+        connection.socket.isBelowHighWaterMark(adding: corkedBytes)
     }
 
     private func appendBody(_ data: Buffer) {

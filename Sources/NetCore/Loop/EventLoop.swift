@@ -48,7 +48,10 @@ public final class EventLoop: @unchecked Sendable {
     private var signalRouter: SignalRouter?
 
     /// Milliseconds on the monotonic clock, cached once per loop turn (libuv's `uv_now`).
-    @exclusivity(unchecked) public private(set) var now: UInt64
+    public var now: UInt64 { currentTime }
+    // Stored apart from `now`: other modules read a public stored property with a dynamic exclusivity check
+    // (swift_beginAccess, ~75 instructions; `@exclusivity(unchecked)` does not reach them), a getter call without.
+    @exclusivity(unchecked) private var currentTime: UInt64
 
     /// The buffer every socket reads into; its bytes are copied out right-sized before user code sees them.
     let readBuffer: UnsafeMutableRawBufferPointer
@@ -61,7 +64,7 @@ public final class EventLoop: @unchecked Sendable {
         Posix.ignoreSIGPIPE
         poller = try PlatformPoller()
         ownerThread = pthread_self()
-        now = Posix.monotonicNanoseconds() / 1_000_000
+        currentTime = Posix.monotonicNanoseconds() / 1_000_000
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
     }
 
@@ -157,7 +160,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func updateTime() {
-        now = Posix.monotonicNanoseconds() / 1_000_000
+        currentTime = Posix.monotonicNanoseconds() / 1_000_000
     }
 
     private func pollTimeout() -> Int32 {
