@@ -53,7 +53,10 @@ public final class IncomingMessage {
     /// Node's `readableHighWaterMark`: unread body bytes held before the socket stops being read.
     public static let readableHighWaterMark = 16 * 1024
 
-    @exclusivity(unchecked) weak var source: IncomingMessageSource?
+    /// The connection the message arrives on, held strongly until `close` (Node's `req.socket` is strong too):
+    /// a weak reference gave every connection a side table, which put all of its retains and releases on the
+    /// runtime's slow path. The connection lets go of its messages when it closes, so no cycle outlives it.
+    @exclusivity(unchecked) var source: IncomingMessageSource?
     @exclusivity(unchecked) private var buffered: [Buffer] = []
     @exclusivity(unchecked) private var bufferedBytes = 0
     /// nil until data is wanted (Node's `readableFlowing`): true after `resume()` or a data listener, false after
@@ -210,6 +213,7 @@ public final class IncomingMessage {
     private func emitClose() {
         guard !closeEmitted else { return }
         closeEmitted = true
+        source = nil
         closeListeners.emit(())
         dataListeners.removeAll()
         endListeners.removeAll()

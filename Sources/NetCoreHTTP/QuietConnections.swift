@@ -28,19 +28,21 @@ final class QuietConnections {
         connection.quietPrevious = tail
         if let tail { tail.quietNext = connection } else { head = connection }
         tail = connection
-        if head === connection { arm() }
+        // An armed timer is due no later than this connection's deadline (connections join in time order): it fires,
+        // finds who is due, and re-arms for the rest.
+        if timer == nil { arm() }
     }
 
-    /// Takes `connection` out (it is in this queue).
+    /// Takes `connection` out (it is in this queue). Leaves the timer as it is, even when `connection` was the
+    /// head: an early expiry only re-arms for the new head, where re-arming here would replace the timer on
+    /// nearly every keep-alive request (the connection that sends next is usually the one quiet longest).
     func remove(_ connection: HTTPConnection) {
-        let wasHead = head === connection
         let next = connection.quietNext
         if let previous = connection.quietPrevious { previous.quietNext = next } else { head = next }
         if let next { next.quietPrevious = connection.quietPrevious } else { tail = connection.quietPrevious }
         connection.quietNext = nil
         connection.quietPrevious = nil
         connection.quietQueue = nil
-        if wasHead { arm() }
     }
 
     private func arm() {

@@ -48,4 +48,31 @@ import Testing
         }
         #expect(String(decoding: reply, as: UTF8.self).hasPrefix("HTTP/1.1 500 "))
     }
+
+    /// A request holds its connection strongly (as Node's `req.socket` does) until it closes; the connection must
+    /// still be freed once the socket has closed and the program lets go of the request: no cycle outlives it.
+    @Test func aRequestKeptAfterItsConnectionClosed_doesNotKeepTheConnectionForever() throws {
+        let directory = HTTPTempDirectory()
+        defer { directory.cleanup() }
+        var kept: IncomingMessage?
+        weak var connection: HTTPConnection?
+        var sourceAfterClose: IncomingMessageSource? = nil
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                kept = req
+                connection = res.connection
+                res.end("bye")
+            }
+            server.listen(on: .tcp, directory: directory) { endpoint in
+                rawExchange(endpoint, loop: loop, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n") { _ in
+                    server.close()
+                }
+            }
+        }
+        sourceAfterClose = kept?.source
+        #expect(kept != nil)
+        #expect(sourceAfterClose == nil, "a closed request still holds its connection")
+        kept = nil
+        #expect(connection == nil, "the connection outlived its socket and every request")
+    }
 }
