@@ -214,6 +214,13 @@ final class HTTPConnection: IncomingMessageSource, TickHandler {
             let response = ServerResponse(connection: self, request: request, keepAlive: keepAlive && !isClosing)
             currentRequest = request
             current = response
+            if limit > 0 && requestCount > limit {
+                // Past maxRequestsPerSocket (pipelined behind the last one allowed): Node answers 503 and does not
+                // emit `request`; the connection closes once every such request is answered.
+                response.writeHead(503)
+                response.end()
+                return
+            }
             continueSent = false
             updateReading()
             updateDeadline()
@@ -254,17 +261,37 @@ final class HTTPConnection: IncomingMessageSource, TickHandler {
         if let request, !request.readableEnded { request.dump() }
         if !response.shouldKeepAlive || closesAfterResponse {
             isClosing = true
+            let limit = server.configuration.maxRequestsPerSocket
+            if limit > 0 && requestCount >= limit && !closesAfterResponse {
+                // Requests pipelined past the limit (queued, or still in the chunk being parsed) get their 503s
+                // from dispatchNext before the close.
+                socket.loop.nextTick(self, code: Tick.answerPastLimit)
+                return
+            }
             queued.removeAll()
             parseError = nil
             closeGracefully()
             return
         }
         // On the next tick, so a long pipeline answered synchronously does not recurse.
-        socket.loop.nextTick(self, code: 0)
+        socket.loop.nextTick(self, code: Tick.next)
     }
 
-    /// The tick after a response finished (the only job a connection defers with `nextTick(self, code:)`).
+    /// What a connection defers with `nextTick(self, code:)`, after a response finished.
+    private enum Tick {
+        /// Dispatch the next request.
+        static let next = 0
+        /// Answer the next request past `maxRequestsPerSocket`, or close when there is none.
+        static let answerPastLimit = 1
+    }
+
     func handleTick(_ code: Int) {
+        if code == Tick.answerPastLimit && queued.isEmpty && current == nil {
+            parseError = nil
+            closeGracefully()
+            return
+        }
+        // A 503 past the limit finishes at once and schedules the next `answerPastLimit`.
         dispatchNext()
         updateDeadline()
     }

@@ -221,8 +221,9 @@ import Testing
     // MARK: - maxRequestsPerSocket
 
     /// test-http-keep-alive-max-requests: with `maxRequestsPerSocket = 3`, the third response carries
-    /// `Connection: close` and the socket closes after it; a fourth pipelined request is not handled (Node answers
-    /// such a request `503` and closes; we close without answering it).
+    /// `Connection: close`; the fourth and fifth pipelined requests are not handed to the handler but answered
+    /// `503 Service Unavailable` with `Connection: close` (an empty chunked body, as Node sends it), and the socket
+    /// closes after them (Node leaves it open after the 503s; a connection that said close is closed here).
     @Test(arguments: HTTPTransport.allCases)
     func maxRequestsPerSocket_closesAfterTheNthResponse(_ transport: HTTPTransport) {
         let directory = HTTPTempDirectory()
@@ -236,7 +237,7 @@ import Testing
             }
             server.maxRequestsPerSocket = 3
             server.listen(on: transport, directory: directory) { endpoint in
-                let requests = (1...4).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
+                let requests = (1...5).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
                 rawExchange(endpoint, loop: loop, requests) { bytes in
                     responses = splitResponses(bytes)
                     server.close()
@@ -244,10 +245,36 @@ import Testing
             }
         }
         #expect(handled == ["/1", "/2", "/3"])
-        #expect(responses.map(\.body.text) == ["r/1", "r/2", "r/3"])
-        #expect(responses.map { $0.field("Connection") } == ["keep-alive", "keep-alive", "close"])
+        #expect(responses.map(\.status) == [200, 200, 200, 503, 503])
+        #expect(responses.map(\.body.text) == ["r/1", "r/2", "r/3", "", ""])
+        #expect(responses.map { $0.field("Connection") } == ["keep-alive", "keep-alive", "close", "close", "close"])
+        #expect(responses.suffix(2).map { $0.field("Transfer-Encoding") } == ["chunked", "chunked"])
         // Node announces the limit: `Keep-Alive: timeout=5, max=3`.
-        #expect(responses.map { $0.field("Keep-Alive") } == ["timeout=5, max=3", "timeout=5, max=3", nil])
+        #expect(responses.map { $0.field("Keep-Alive") } == ["timeout=5, max=3", "timeout=5, max=3", nil, nil, nil])
+    }
+
+    /// The same, with a handler that answers on a later loop turn: the requests past the limit are queued by then
+    /// and get their 503s one per tick after the last allowed response.
+    @Test func maxRequestsPerSocket_answers503_whenTheHandlerAnswersLater() {
+        var handled: [String] = []
+        var responses: [WireResponse] = []
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { req, res in
+                handled.append(req.url)
+                loop.setImmediate { res.end("r" + req.url) }
+            }
+            server.maxRequestsPerSocket = 2
+            server.listen(port: 0, host: "127.0.0.1") {
+                let requests = (1...5).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
+                rawExchange(.port(server.address()!.port), loop: loop, requests) { bytes in
+                    responses = splitResponses(bytes)
+                    server.close()
+                }
+            }
+        }
+        #expect(handled == ["/1", "/2"])
+        #expect(responses.map(\.status) == [200, 200, 503, 503, 503])
+        #expect(responses.map { $0.field("Connection") } == ["keep-alive", "close", "close", "close", "close"])
     }
 
     /// The same limit met one request at a time: the connection closes right after the limit's response.
