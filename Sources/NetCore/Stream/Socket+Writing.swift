@@ -8,31 +8,31 @@ extension Socket {
     /// sent after it. Writing after `end()` (or after the peer ended a socket that does not allow half-open) makes
     /// the socket emit `error` and close.
     @discardableResult
-    public func write(_ parts: Buffer...) -> Bool {
+    public final func write(_ parts: Buffer...) -> Bool {
         write(contentsOf: parts)
     }
 
     /// Queues `first` then `second` (the common "prefix + data" shape) without building a variadic array.
     @discardableResult
-    public func write(_ first: Buffer, _ second: Buffer) -> Bool {
+    public final func write(_ first: Buffer, _ second: Buffer) -> Bool {
         write(contentsOf: CollectionOfTwo(first, second))
     }
 
     /// Queues the UTF-8 bytes of `string`; see `write(_:)`.
     @discardableResult
-    public func write(_ string: String) -> Bool {
+    public final func write(_ string: String) -> Bool {
         write(contentsOf: CollectionOfOne(Buffer(string)))
     }
 
     /// Queues `bytes`; see `write(_:)`.
     @discardableResult
-    public func write(_ bytes: [UInt8]) -> Bool {
+    public final func write(_ bytes: [UInt8]) -> Bool {
         write(contentsOf: CollectionOfOne(Buffer(bytes)))
     }
 
     /// Queues every buffer of `parts` in order; see `write(_:)`.
     @discardableResult
-    public func write(contentsOf parts: some Collection<Buffer>) -> Bool {
+    public final func write(contentsOf parts: some Collection<Buffer>) -> Bool {
         loop.assertInLoop()
         if isDestroyed {
             // Node reports this to a write callback only; there is no `error` event on a destroyed stream.
@@ -41,6 +41,9 @@ extension Socket {
         if endCalled {
             destroy(peerEnded && !allowHalfOpen ? .endedByOtherParty : .writeAfterEnd)
             return false
+        }
+        if let transport {
+            return write(parts, through: transport)
         }
         if writeQueue.isEmpty && !isConnecting && parts.count <= 2, let fd = fd?.rawValue {
             return writeDirectly(parts, to: fd)
@@ -52,6 +55,21 @@ extension Socket {
         }
         bytesWritten += total
         return flushAfterQueueing()
+    }
+
+    /// `write` for a socket with a transport: the bytes go through it (and come back through `transportWillSend`);
+    /// the mark counts what the transport holds as well as the queue.
+    private func write(_ parts: some Collection<Buffer>, through transport: any SocketTransport) -> Bool {
+        var total = 0
+        for part in parts where !part.isEmpty {
+            total += part.count
+            transport.write(part.bytes)
+        }
+        bytesWritten += total
+        let belowMark = writeQueue.byteCount + transport.pendingByteCount < writableHighWaterMark
+        if !belowMark { needDrain = true }
+        if !isConnecting && fd != nil && !isDestroyed { flushWrites() }
+        return belowMark
     }
 
     /// Node's return value for a write just queued (computed from the queue length including it, before trying to
@@ -142,7 +160,7 @@ extension Socket {
     /// at once when the write is refused). If the file turns out shorter than the region, the socket is destroyed
     /// with EIO: whatever framing promised those bytes cannot be honoured.
     @discardableResult
-    public func write(file descriptor: Int32, offset: Int, count: Int, closesDescriptor: Bool) -> Bool {
+    public final func write(file descriptor: Int32, offset: Int, count: Int, closesDescriptor: Bool) -> Bool {
         precondition(offset >= 0 && count >= 0, "a file region has a non-negative offset and count")
         // Built first so the descriptor is closed on every path below that drops it.
         let region = FileRegion(
@@ -156,6 +174,10 @@ extension Socket {
         if endCalled {
             destroy(peerEnded && !allowHalfOpen ? .endedByOtherParty : .writeAfterEnd)
             return false
+        }
+        if let transport {
+            // A transport transforms bytes, so sendfile(2) cannot skip user space: the region is read and written.
+            return write(region, through: transport)
         }
         writeQueue.append(file: region)
         bytesWritten += count
@@ -179,7 +201,7 @@ extension Socket {
             return
         }
         touch()
-        if result == .drained {
+        if result == .drained && (transport?.pendingByteCount ?? 0) == 0 {
             if needDrain {
                 needDrain = false
                 emitDrainOnNextTick()
@@ -195,7 +217,7 @@ extension Socket {
     /// when the peer has ended too (or at once if it already has). `callback` runs on `finish`; if the socket has
     /// already finished, on the next tick (as Node does), never not at all.
     @discardableResult
-    public func end(_ callback: (() -> Void)? = nil) -> Socket {
+    public final func end(_ callback: (() -> Void)? = nil) -> Socket {
         loop.assertInLoop()
         if let callback {
             if finishEmitted {
@@ -206,6 +228,11 @@ extension Socket {
         }
         guard !endCalled, !isDestroyed else { return self }
         endCalled = true
+        if let transport {
+            transport.didEnd()
+            if !isConnecting && fd != nil && !isDestroyed { flushWrites() }
+            return self
+        }
         if !isConnecting && fd != nil && writeQueue.isEmpty {
             sendShutdown()
         }
@@ -214,14 +241,14 @@ extension Socket {
 
     /// Writes `data`, then ends; see `end(_:)`.
     @discardableResult
-    public func end(_ data: Buffer, _ callback: (() -> Void)? = nil) -> Socket {
+    public final func end(_ data: Buffer, _ callback: (() -> Void)? = nil) -> Socket {
         write(data)
         return end(callback)
     }
 
     /// shutdown(SHUT_WR) after the queue drained; `finish` follows on the next tick.
     func sendShutdown() {
-        guard let fd = fd?.rawValue, !shutdownSent else { return }
+        guard let fd = fd?.rawValue, !shutdownSent, transport?.allowsShutdown ?? true else { return }
         shutdownSent = true
         do {
             try Posix.shutdownWrite(fd)
@@ -244,10 +271,11 @@ extension Socket {
 
     /// Closes the socket at once, dropping queued writes. Emits `close(false)`, or `error` then `close(true)` when
     /// given an error, on the next tick. Later calls do nothing.
-    public func destroy(_ error: SocketError? = nil) {
+    public final func destroy(_ error: SocketError? = nil) {
         loop.assertInLoop()
         guard !isDestroyed else { return }
         isDestroyed = true
+        transport?.didDestroy()
         idle?.timer?.cancel()
         idle = nil
         closeDescriptor()
@@ -281,7 +309,7 @@ extension Socket {
     }
 
     /// Ends the socket once queued writes are flushed, then closes (Node's `destroySoon`).
-    public func destroySoon() {
+    public final func destroySoon() {
         if endCalled && finishEmitted {
             destroy()
         } else {
@@ -291,7 +319,7 @@ extension Socket {
     }
 
     /// Sends a TCP RST instead of FIN (SO_LINGER 0), then destroys (Node's `resetAndDestroy`).
-    public func resetAndDestroy() {
+    public final func resetAndDestroy() {
         if let fd = fd?.rawValue {
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
             _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -303,7 +331,7 @@ extension Socket {
 
     /// Disables Nagle's algorithm (TCP_NODELAY) when `noDelay` is true. Ignored for Unix sockets.
     @discardableResult
-    public func setNoDelay(_ noDelay: Bool = true) -> Socket {
+    public final func setNoDelay(_ noDelay: Bool = true) -> Socket {
         if let fd = fd?.rawValue, remoteSocketAddress?.family != .unix {
             try? Posix.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, noDelay ? 1 : 0)
         }
@@ -312,7 +340,7 @@ extension Socket {
 
     /// Enables TCP keep-alive probes after `initialDelay` milliseconds of idleness (0 keeps the system default).
     @discardableResult
-    public func setKeepAlive(_ enable: Bool = false, initialDelay: Int = 0) -> Socket {
+    public final func setKeepAlive(_ enable: Bool = false, initialDelay: Int = 0) -> Socket {
         if let fd = fd?.rawValue, remoteSocketAddress?.family != .unix {
             try? Posix.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0)
             if enable && initialDelay > 0 {
@@ -320,6 +348,38 @@ extension Socket {
             }
         }
         return self
+    }
+}
+
+extension Socket {
+    /// A file region written through a transport: read in pieces with pread(2) and handed over like any write.
+    private func write(_ region: FileRegion, through transport: any SocketTransport) -> Bool {
+        let piece = 64 * 1024
+        var parts: [Buffer] = []
+        while region.remaining > 0 {
+            let wanted = min(piece, region.remaining)
+            var failure: SystemError?
+            let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { raw, initialized in
+                let outcome = Result { () throws(SystemError) in
+                    try Posix.pread(region.descriptor, UnsafeMutableRawBufferPointer(raw), offset: region.offset)
+                }
+                switch outcome {
+                case .success(let count): initialized = count
+                case .failure(let error): failure = error
+                }
+            }
+            if let failure {
+                destroy(SocketError(failure))
+                return false
+            }
+            if bytes.isEmpty {
+                destroy(SocketError(SystemError(errno: EIO, syscall: "pread")))
+                return false
+            }
+            region.advance(bytes.count)
+            parts.append(Buffer(bytes))
+        }
+        return write(contentsOf: parts)
     }
 }
 
