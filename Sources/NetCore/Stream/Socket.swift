@@ -589,4 +589,9 @@ extension Socket {
 
     /// Whether `end()` has been called (the transport may need to close its own stream once it can).
     package final var transportEndCalled: Bool { endCalled }
+
+    /// Scratch space for the transport's output (decoded bytes before they are copied out): the loop's read buffer,
+    /// whose ciphertext the transport has already consumed when `didReceive` gets to decoding. Never valid across
+    /// calls.
+    package final var transportScratch: UnsafeMutableRawBufferPointer { loop.readBuffer }
 }
