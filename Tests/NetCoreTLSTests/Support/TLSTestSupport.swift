@@ -1,0 +1,61 @@
+import Foundation
+import NetCore
+import Testing
+
+@testable import NetCoreTLS
+
+/// Runs `body` to set up sockets on a fresh loop, then runs the loop until nothing is left to do. An unref'd watchdog
+/// records a failure and stops the loop after `seconds`, so a hung test fails instead of hanging.
+func runLoop(
+    seconds: Int = 20, sourceLocation: SourceLocation = #_sourceLocation, _ body: (EventLoop) throws -> Void
+) rethrows {
+    let loop = try! EventLoop()
+    var timedOut = false
+    loop.setTimeout(seconds * 1000) {
+        timedOut = true
+        loop.stop()
+    }.unref()
+    try body(loop)
+    loop.run()
+    #expect(!timedOut, "the loop was still busy after \(seconds) s", sourceLocation: sourceLocation)
+}
+
+/// Server options presenting the test PKI's `name` certificate (default `localhost`, signed by `ca`).
+func serverOptions(_ name: String = "localhost", _ configure: (inout TLSServer.Options) -> Void = { _ in }) throws
+    -> TLSServer.Options
+{
+    let pki = try TestPKI.shared
+    var options = TLSServer.Options(key: .pem(pki.keyPEM(name)), cert: .pem(pki.pem(name)))
+    configure(&options)
+    return options
+}
+
+/// Client options for 127.0.0.1:`port` trusting the test PKI's CA.
+func clientOptions(port: Int, _ configure: (inout TLS.ConnectOptions) -> Void = { _ in }) throws -> TLS.ConnectOptions {
+    let pki = try TestPKI.shared
+    var options = TLS.ConnectOptions(port: port, host: "127.0.0.1", ca: .file(pki.path("ca")))
+    configure(&options)
+    return options
+}
+
+/// Descriptors open in this process (the count DescriptorCountTests uses: /proc/self/fd entries).
+func openDescriptorCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}
+
+/// A free TCP port on 127.0.0.1 for an external server (bound and released; the kernel does not hand it out again
+/// at once).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(fd, $0, length) } }
+    withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
