@@ -1,5 +1,5 @@
 import Foundation
-import NetCore
+@testable import NetCore
 import Testing
 
 @testable import NetCoreTLS
@@ -58,4 +58,42 @@ func freePort() -> Int {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
     }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Runs an external program (openssl, node, python3) off the loop with a bounded wait, keeping the loop alive until
+/// it exits; `onExit` runs on the loop.
+func runTool(
+    _ arguments: [String], input: String = "", timeout: Double = 30, loop: EventLoop,
+    onExit: @escaping (ToolRun) -> Void
+) {
+    loop.beginRequest()
+    let bound = LoopBound(onExit, loop: loop)
+    DispatchQueue.global().async {
+        let run = ToolRun.run(arguments, input: input, timeout: timeout)
+        bound.loop.execute {
+            bound.loop.endRequest()
+            bound.value(run)
+        }
+    }
+}
+
+/// Connects with `TLS.connect` to a server started by another process, retrying refused connections every 50 ms for
+/// up to `seconds` (the external server prints nothing we can wait on before it listens). `ready` gets the socket
+/// that connected.
+func connectWhenListening(
+    _ options: TLS.ConnectOptions, loop: EventLoop, seconds: Double = 15, attempt: Int = 0,
+    ready: @escaping (TLSSocket) -> Void
+) {
+    let socket = try! TLS.connect(options, loop: loop)
+    var connected = false
+    socket.once(.connect) { connected = true; ready(socket) }
+    socket.once(.error) { error in
+        guard !connected, error.code == "ECONNREFUSED", Double(attempt) * 0.05 < seconds else {
+            if !connected { Issue.record("cannot connect: \(error.code) \(error.message)") }
+            return
+        }
+        loop.setTimeout(50) {
+            connectWhenListening(options, loop: loop, seconds: seconds, attempt: attempt + 1, ready: ready)
+        }
+    }
 }
