@@ -97,3 +97,35 @@ func connectWhenListening(
         }
     }
 }
+
+/// The kernel identity of a socket's descriptor, to check afterwards that it was closed (the inode too, so other
+/// tests opening descriptors in parallel cannot fool the check).
+struct DescriptorRecord {
+    let fd: Int32
+    let inode: UInt
+
+    init?(_ socket: Socket) {
+        guard let fd = socket.fd?.rawValue else { return nil }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        self.fd = fd
+        self.inode = UInt(info.st_ino)
+    }
+
+    var isStillOpen: Bool {
+        var info = stat()
+        return fstat(fd, &info) == 0 && UInt(info.st_ino) == inode
+    }
+}
+
+/// What happened to one socket, in order, for comparing with Node's event sequence.
+final class EventLog {
+    var events: [String] = []
+    func record(_ socket: Socket, _ name: String = "") {
+        let prefix = name.isEmpty ? "" : name + " "
+        socket.on(.end) { [unowned self] in events.append(prefix + "end") }
+        socket.on(.finish) { [unowned self] in events.append(prefix + "finish") }
+        socket.on(.error) { [unowned self] in events.append(prefix + "error \($0.code)") }
+        socket.on(.close) { [unowned self] in events.append(prefix + "close \($0)") }
+    }
+}
