@@ -45,24 +45,22 @@ public struct TLSError: Error, Equatable, Sendable, CustomStringConvertible {
         let reason = ERR_reason_error_string(packed).map { String(cString: $0) }
         self.init(
             code: TLSError.nodeCode(
-                libraryNumber: Int32(truncatingIfNeeded: (packed >> 23) & 0xFF), library: library, reason: reason),
+                libraryNumber: ERR_GET_LIB(packed), library: library, reason: reason),
             message: line, library: library, reason: reason)
     }
 
-    /// Node's rule (its crypto error decoration): `ERR_SSL_` for the SSL library, else `ERR_OSSL_` and the library's
-    /// name as Node's OSSL_ERROR_CODES_MAP spells it from the library's number (`ERR_LIB_X509` is `X509`, though
-    /// OpenSSL prints "x509 certificate routines"); then the reason; upper-cased with spaces as underscores.
+    /// Node's rule (its crypto error decoration, `error::Decorate`): `ERR_SSL_` for the SSL library; `ERR_OSSL_` and
+    /// Node's name for the libraries in its table (`X509_`, `X509V3_`, `PEM_`, `EVP_`, ...); just `ERR_OSSL_` for the
+    /// others (OpenSSL 3's `Provider`, `DECODER`, ... routines: `ERR_OSSL_BAD_DECRYPT`, `ERR_OSSL_UNSUPPORTED`); then
+    /// the reason, upper-cased with spaces as underscores. `library` is not used: Node names by number, and OpenSSL's
+    /// library texts ("x509 certificate routines") do not give Node's names.
     static func nodeCode(libraryNumber: Int32, library: String?, reason: String?) -> String {
-        func part(_ text: String) -> String { String(text.uppercased().map { $0 == " " ? "_" : $0 }) }
-        let reasonPart = part(reason ?? "unknown error")
+        let reasonPart = String((reason ?? "unknown error").uppercased().map { $0 == " " ? "_" : $0 })
         if libraryNumber == ERR_LIB_SSL { return "ERR_SSL_" + reasonPart }
-        if let name = nodeLibraryNames[libraryNumber] { return "ERR_OSSL_" + name + "_" + reasonPart }
-        guard var name = library else { return "ERR_OSSL_" + reasonPart }
-        if name.hasSuffix(" routines") { name.removeLast(" routines".count) }
-        return "ERR_OSSL_" + part(name) + "_" + reasonPart
+        return "ERR_OSSL_" + (nodeLibraryNames[libraryNumber].map { $0 + "_" } ?? "") + reasonPart
     }
 
-    /// Node's OSSL_ERROR_CODES_MAP (src/crypto/crypto_util.cc): library number → the name in the code.
+    /// Node's `OSSL_ERROR_CODES_MAP`: the libraries whose name goes into the code.
     private static let nodeLibraryNames: [Int32: String] = [
         ERR_LIB_SYS: "SYS", ERR_LIB_BN: "BN", ERR_LIB_RSA: "RSA", ERR_LIB_DH: "DH", ERR_LIB_EVP: "EVP",
         ERR_LIB_BUF: "BUF", ERR_LIB_OBJ: "OBJ", ERR_LIB_PEM: "PEM", ERR_LIB_DSA: "DSA", ERR_LIB_X509: "X509",
