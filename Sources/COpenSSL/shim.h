@@ -28,6 +28,11 @@ static inline long netcore_BIO_set_mem_eof_return(BIO *bio, int value) { return 
 static inline int netcore_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *cert) { return (int)SSL_CTX_add1_chain_cert(ctx, cert); }
 static inline long netcore_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_session_cache_mode(ctx, mode); }
 
+// SNI: SSL_CTX_set_tlsext_servername_callback is a macro over SSL_CTX_callback_ctrl.
+static inline long netcore_SSL_CTX_set_servername_callback(SSL_CTX *ctx, int (*callback)(SSL *, int *, void *)) {
+    return SSL_CTX_set_tlsext_servername_callback(ctx, callback);
+}
+
 // A server's ALPN choice (Node's SelectALPNCallback): `arg` points at a uint32_t length followed by the server's
 // protocols in wire format. The first server protocol the client also offers wins; when the client offered
 // protocols and none match, the handshake fails with a no_application_protocol alert, as in Node.

@@ -16,6 +16,8 @@ final class TLSConnection: SocketTransport {
     let ssl: OpaquePointer
     /// Kept alive as long as the SSL that points into it.
     let context: SecureContext
+    /// The context SNI switched to, if any, kept alive for the same reason.
+    var selectedContext: SecureContext?
     private let readBIO: OpaquePointer
     private let writeBIO: OpaquePointer
     private(set) var state = TLSSessionState.handshaking
@@ -50,6 +52,8 @@ final class TLSConnection: SocketTransport {
         _ = netcore_BIO_set_mem_eof_return(readBIO, -1)
         _ = netcore_BIO_set_mem_eof_return(writeBIO, -1)
         SSL_set_bio(ssl, readBIO, writeBIO)
+        // OpenSSL's callbacks (SNI, keylog) find this connection through the SSL's app data.
+        _ = SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
         if isServer {
             SSL_set_accept_state(ssl)
         } else {
@@ -261,6 +265,12 @@ final class TLSConnection: SocketTransport {
     }
 
     // MARK: - Queries
+
+    /// The connection an SSL belongs to, in OpenSSL's callbacks (valid while the SSL lives: the connection owns it).
+    static func of(_ ssl: OpaquePointer?) -> TLSConnection? {
+        guard let ssl, let raw = SSL_get_ex_data(ssl, 0) else { return nil }
+        return Unmanaged<TLSConnection>.fromOpaque(raw).takeUnretainedValue()
+    }
 
     /// The verify result in Node's terms (its VerifyError): no certificate at all is UNABLE_TO_GET_ISSUER_CERT.
     func verifyError() -> TLSError? {

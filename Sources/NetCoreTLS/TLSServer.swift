@@ -38,6 +38,9 @@ public final class TLSServer {
         public var handshakeTimeout = 120_000
         /// Whether accepted sockets allow half-open connections.
         public var allowHalfOpen = false
+        /// Picks the context for the server name a client asked for with SNI; nil falls back to `addContext`'s
+        /// names, then to the server's own context (Node's `SNICallback`, answered synchronously).
+        public var SNICallback: (@Sendable (String) -> SecureContext?)?
 
         public init(
             key: PEMSource? = nil,
@@ -82,6 +85,12 @@ public final class TLSServer {
     let handshakeTimeout: Int
     var secureConnectionListeners = Listeners<TLSSocket>()
     var clientErrorListeners = Listeners<(SocketError, TLSSocket)>()
+    var keylogListeners = Listeners<(Buffer, TLSSocket)>()
+    private let sniCallback: (@Sendable (String) -> SecureContext?)?
+    private let alpnProtocols: [String]
+    /// `addContext`'s names as Node matches them, newest last (the newest match wins).
+    private var namedContexts: [(pattern: ServerNamePattern, context: SecureContext)] = []
+    private var keylogEnabled = false
 
     /// Makes a server; `secureConnectionListener`, if given, is added as a `secureConnection` listener. Throws for
     /// options OpenSSL refuses (a bad PEM, a key that does not match the certificate, no cipher matched).
@@ -96,6 +105,9 @@ public final class TLSServer {
             context = try SecureContext(options.contextOptions)
         }
         if !options.ALPNProtocols.isEmpty { try context.setServerALPN(options.ALPNProtocols) }
+        alpnProtocols = options.ALPNProtocols
+        sniCallback = options.SNICallback
+        _ = netcore_SSL_CTX_set_servername_callback(context.pointer, TLSServer.serverNameCallback)
         requestCert = options.requestCert
         rejectUnauthorized = options.rejectUnauthorized
         handshakeTimeout = options.handshakeTimeout
@@ -118,6 +130,56 @@ public final class TLSServer {
         }
         netcore_SSL_set_verify_continue(connection.ssl, mode)
         return TLSSocket(accepted: descriptor, server: server, tlsServer: self, connection: connection)
+    }
+
+    // MARK: - SNI
+
+    /// Serves `context` to clients asking for `hostname` with SNI (Node's `server.addContext`): an exact name, or
+    /// `*` standing for one label (`*.example.test`). The newest matching name wins.
+    public func addContext(_ hostname: String, _ context: SecureContext) throws(TLSError) {
+        if !alpnProtocols.isEmpty { try context.setServerALPN(alpnProtocols) }
+        if keylogEnabled { Self.enableKeylog(on: context) }
+        namedContexts.append((ServerNamePattern(hostname), context))
+    }
+
+    /// Makes a context from `options` and serves it for `hostname`; see `addContext(_:_:)`.
+    public func addContext(_ hostname: String, _ options: SecureContextOptions) throws(TLSError) {
+        try addContext(hostname, SecureContext(options))
+    }
+
+    /// OpenSSL's servername callback: switch the SSL to the context picked for the name (the callback's, else the
+    /// newest matching `addContext` name); an unknown name keeps the server's own certificate, as in Node.
+    private static let serverNameCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?) -> Int32 = {
+        ssl, _, _ in
+        guard let ssl, let connection = TLSConnection.of(ssl), let server = connection.socket?.acceptingServer,
+            let rawName = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)
+        else { return SSL_TLSEXT_ERR_OK }
+        let name = String(cString: rawName)
+        let chosen = server.sniCallback?(name) ?? server.namedContexts.last { $0.pattern.matches(name) }?.context
+        if let chosen, chosen !== connection.context {
+            if server.keylogEnabled { enableKeylog(on: chosen) }
+            connection.selectedContext = chosen
+            _ = SSL_set_SSL_CTX(ssl, chosen.pointer)
+        }
+        return SSL_TLSEXT_ERR_OK
+    }
+
+    // MARK: - Key log
+
+    /// OpenSSL's key log callback: the line goes to the connection's socket (and its server), with Node's newline.
+    static let keylogCallback: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { ssl, line in
+        guard let line, let socket = TLSConnection.of(ssl)?.socket else { return }
+        socket.didLogKey(Buffer(Array(String(cString: line).utf8) + [0x0A]))
+    }
+
+    static func enableKeylog(on context: SecureContext) {
+        SSL_CTX_set_keylog_callback(context.pointer, keylogCallback)
+    }
+
+    fileprivate func enableKeylog() {
+        keylogEnabled = true
+        Self.enableKeylog(on: context)
+        for (_, named) in namedContexts { Self.enableKeylog(on: named) }
     }
 
     func reportClientError(_ error: SocketError, socket: TLSSocket) {
@@ -181,6 +243,53 @@ extension TLSServer.Event where Payload == TLSSocket {
             let forward: (Socket) -> Void = { listener(unsafeDowncast($0, to: TLSSocket.self)) }
             if once { server.server.once(.connection, forward) } else { server.server.on(.connection, forward) }
         }
+    }
+}
+
+extension TLSServer.Event where Payload == (Buffer, TLSSocket) {
+    /// A line of key material (NSS key log format, with its newline) for one of the server's connections (Node's
+    /// `keylog`).
+    public static var keylog: Self {
+        Self { server, listener, once in
+            server.keylogListeners.add(listener, once: once)
+            server.enableKeylog()
+        }
+    }
+}
+
+/// A name of `addContext` as Node matches it: the whole name, `*` standing for any run of characters but a dot.
+/// DNS names compare without regard to case.
+struct ServerNamePattern {
+    let labels: [Substring]
+
+    init(_ hostname: String) {
+        labels = hostname.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+    }
+
+    func matches(_ name: String) -> Bool {
+        let candidate = name.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+        guard candidate.count == labels.count else { return false }
+        return zip(labels, candidate).allSatisfy { pattern, label in Self.label(label, matches: pattern) }
+    }
+
+    /// One label against a pattern label where each `*` matches any run of characters (Node's `[^.]*`).
+    private static func label(_ label: Substring, matches pattern: Substring) -> Bool {
+        glob(Array(label.utf8)[...], Array(pattern.utf8)[...])
+    }
+
+    private static func glob(_ text: ArraySlice<UInt8>, _ pattern: ArraySlice<UInt8>) -> Bool {
+        guard let first = pattern.first else { return text.isEmpty }
+        if first == UInt8(ascii: "*") {
+            let rest = pattern.dropFirst()
+            var suffix = text
+            while true {
+                if glob(suffix, rest) { return true }
+                guard !suffix.isEmpty else { return false }
+                suffix = suffix.dropFirst()
+            }
+        }
+        guard let head = text.first, head == first else { return false }
+        return glob(text.dropFirst(), pattern.dropFirst())
     }
 }
 

@@ -20,6 +20,7 @@ public final class TLSSocket: Socket {
     /// A client's verification settings: the name checked against the certificate, and whether a failure is fatal.
     private let verification: ClientVerification?
     private var secureConnectListeners = Listeners<Void>()
+    private var keylogListeners = Listeners<Buffer>()
     private var isSecure = false
 
     struct ClientVerification {
@@ -169,9 +170,37 @@ public final class TLSSocket: Socket {
         }
     }
 
+    /// The server that accepted this socket (nil for a client, and after close).
+    var acceptingServer: TLSServer? { tlsServer }
+
     func connectionDidClose() {
         tlsServer = nil
         secureConnectListeners.removeAll()
+    }
+}
+
+extension TLSSocket {
+    /// One NSS key log line from OpenSSL (with its newline, as Node's `keylog` Buffer): to the socket's listeners,
+    /// and to the server's.
+    func didLogKey(_ line: Buffer) {
+        keylogListeners.emit(line)
+        tlsServer?.keylogListeners.emit((line, self))
+    }
+
+    /// Turns on OpenSSL's key log callback for this socket's context (Node enables it with the first listener).
+    fileprivate func enableKeylog() {
+        TLSServer.enableKeylog(on: connection.selectedContext ?? connection.context)
+    }
+}
+
+extension TLSSocket.TLSEvent where Payload == Buffer {
+    /// A line of TLS key material in NSS key log format, with its newline (Node's `keylog`); appended to a file it
+    /// lets Wireshark decrypt a capture. Listen before connecting.
+    public static var keylog: Self {
+        Self { socket, listener, once in
+            socket.keylogListeners.add(listener, once: once)
+            socket.enableKeylog()
+        }
     }
 }
 
