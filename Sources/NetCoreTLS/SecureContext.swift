@@ -24,6 +24,8 @@ public enum TLSVersion: String, Sendable, Comparable, CaseIterable {
 public struct SecureContextOptions: Sendable {
     /// The private key of `cert` (PEM).
     public var key: PEMSource?
+    /// The passphrase of an encrypted `key`.
+    public var passphrase: String?
     /// The certificate to present, optionally followed by its intermediates (PEM; the leaf first).
     public var cert: PEMSource?
     /// The CAs to trust instead of the system's (PEM, one or more certificates). A server that requests client
@@ -39,6 +41,7 @@ public struct SecureContextOptions: Sendable {
 
     public init(
         key: PEMSource? = nil,
+        passphrase: String? = nil,
         cert: PEMSource? = nil,
         ca: PEMSource? = nil,
         ciphers: String? = nil,
@@ -46,6 +49,7 @@ public struct SecureContextOptions: Sendable {
         maxVersion: TLSVersion = .tlsv1_3
     ) {
         self.key = key
+        self.passphrase = passphrase
         self.cert = cert
         self.ca = ca
         self.ciphers = ciphers
@@ -84,7 +88,7 @@ public final class SecureContext: @unchecked Sendable {
         _ = netcore_SSL_CTX_set_max_proto_version(context, options.maxVersion.openSSLValue)
         if let ciphers = options.ciphers { try setCiphers(ciphers) }
         if let cert = options.cert { try useCertificateChain(cert) }
-        if let key = options.key { try usePrivateKey(key) }
+        if let key = options.key { try usePrivateKey(key, passphrase: options.passphrase) }
         if options.cert != nil && options.key != nil {
             ERR_clear_error()
             guard SSL_CTX_check_private_key(context) == 1 else {
@@ -124,38 +128,35 @@ public final class SecureContext: @unchecked Sendable {
     }
 
     private func useCertificateChain(_ source: PEMSource) throws(TLSError) {
-        let certificates = try PEMShim.certificates(source)
-        defer { certificates.forEach { X509_free($0) } }
+        let certificates = try X509Certificate.chain(source)
         ERR_clear_error()
-        guard SSL_CTX_use_certificate(pointer, certificates[0]) == 1 else {
+        guard SSL_CTX_use_certificate(pointer, certificates[0].pointer) == 1 else {
             throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_SSL_CERT", message: "bad certificate"))
         }
         for intermediate in certificates.dropFirst() {
-            guard netcore_SSL_CTX_add1_chain_cert(pointer, intermediate) == 1 else {
+            guard netcore_SSL_CTX_add1_chain_cert(pointer, intermediate.pointer) == 1 else {
                 throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_SSL_CERT", message: "bad chain certificate"))
             }
         }
     }
 
-    private func usePrivateKey(_ source: PEMSource) throws(TLSError) {
-        let key = try PEMShim.privateKey(source)
-        defer { EVP_PKEY_free(key) }
+    private func usePrivateKey(_ source: PEMSource, passphrase: String?) throws(TLSError) {
+        let key = try PrivateKey(source, passphrase: passphrase)
         ERR_clear_error()
-        guard SSL_CTX_use_PrivateKey(pointer, key) == 1 else {
+        guard SSL_CTX_use_PrivateKey(pointer, key.pointer) == 1 else {
             throw TLSError.takeErrorQueue(
                 fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch"))
         }
     }
 
     private func trust(_ source: PEMSource) throws(TLSError) {
-        let certificates = try PEMShim.certificates(source)
-        defer { certificates.forEach { X509_free($0) } }
+        let certificates = try X509Certificate.chain(source)
         let store = SSL_CTX_get_cert_store(pointer)
         for certificate in certificates {
             ERR_clear_error()
-            _ = X509_STORE_add_cert(store, certificate)
+            _ = X509_STORE_add_cert(store, certificate.pointer)
             // Named to clients as acceptable issuers when the server requests a certificate (as Node does).
-            _ = SSL_CTX_add_client_CA(pointer, certificate)
+            _ = SSL_CTX_add_client_CA(pointer, certificate.pointer)
         }
         ERR_clear_error()
     }

@@ -274,11 +274,22 @@ final class TLSConnection: SocketTransport {
 
     /// The verify result in Node's terms (its VerifyError): no certificate at all is UNABLE_TO_GET_ISSUER_CERT.
     func verifyError() -> TLSError? {
-        guard let peer = SSL_get1_peer_certificate(ssl) else {
-            return VerifyShim.error(forVerifyResult: Int(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT))
+        VerificationError.ofPeer(ssl: ssl)?.tlsError
+    }
+
+    /// The peer's certificate as Node's `getPeerCertificate(detailed)` shows it; nil when it sent none.
+    func peerCertificate(detailed: Bool) -> PeerCertificate? {
+        // A server gets the client's leaf apart from its chain; a client's chain starts with the leaf.
+        let leaf = isServer ? SSL_get1_peer_certificate(ssl) : nil
+        defer { if let leaf { X509_free(leaf) } }
+        let chain = SSL_get_peer_cert_chain(ssl)
+        if !detailed {
+            if let leaf { return PeerCertificate(X509Certificate(retaining: leaf)) }
+            guard let first = SSL_get1_peer_certificate(ssl) else { return nil }
+            defer { X509_free(first) }
+            return PeerCertificate(X509Certificate(retaining: first))
         }
-        X509_free(peer)
-        let result = SSL_get_verify_result(ssl)
-        return result == X509_V_OK ? nil : VerifyShim.error(forVerifyResult: result)
+        let store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl))
+        return PeerCertificate.peerCertificate(leaf: leaf, chain: chain, trustStore: store)
     }
 }

@@ -14,6 +14,8 @@ public final class TLSServer {
     public struct Options: Sendable {
         /// The private key (PEM).
         public var key: PEMSource?
+        /// The passphrase of an encrypted `key`.
+        public var passphrase: String?
         /// The certificate, with its intermediates after it (PEM).
         public var cert: PEMSource?
         /// The CAs that client certificates must chain to (PEM); nil: the system's.
@@ -44,6 +46,7 @@ public final class TLSServer {
 
         public init(
             key: PEMSource? = nil,
+            passphrase: String? = nil,
             cert: PEMSource? = nil,
             ca: PEMSource? = nil,
             ciphers: String? = nil,
@@ -57,6 +60,7 @@ public final class TLSServer {
             allowHalfOpen: Bool = false
         ) {
             self.key = key
+            self.passphrase = passphrase
             self.cert = cert
             self.ca = ca
             self.ciphers = ciphers
@@ -72,7 +76,8 @@ public final class TLSServer {
 
         var contextOptions: SecureContextOptions {
             SecureContextOptions(
-                key: key, cert: cert, ca: ca, ciphers: ciphers, minVersion: minVersion, maxVersion: maxVersion)
+                key: key, passphrase: passphrase, cert: cert, ca: ca, ciphers: ciphers, minVersion: minVersion,
+                maxVersion: maxVersion)
         }
     }
 
@@ -353,6 +358,8 @@ extension TLS {
         public var cert: PEMSource?
         /// The key of `cert` (PEM).
         public var key: PEMSource?
+        /// The passphrase of an encrypted `key`.
+        public var passphrase: String?
         /// See `SecureContextOptions.ciphers`.
         public var ciphers: String?
         /// The lowest version allowed (default TLSv1.2).
@@ -374,6 +381,7 @@ extension TLS {
             ca: PEMSource? = nil,
             cert: PEMSource? = nil,
             key: PEMSource? = nil,
+            passphrase: String? = nil,
             ciphers: String? = nil,
             minVersion: TLSVersion = .tlsv1_2,
             maxVersion: TLSVersion = .tlsv1_3,
@@ -389,6 +397,7 @@ extension TLS {
             self.ca = ca
             self.cert = cert
             self.key = key
+            self.passphrase = passphrase
             self.ciphers = ciphers
             self.minVersion = minVersion
             self.maxVersion = maxVersion
@@ -412,7 +421,8 @@ extension TLS {
         } else {
             context = try SecureContext(
                 SecureContextOptions(
-                    key: options.key, cert: options.cert, ca: options.ca, ciphers: options.ciphers,
+                    key: options.key, passphrase: options.passphrase, cert: options.cert, ca: options.ca,
+                    ciphers: options.ciphers,
                     minVersion: options.minVersion, maxVersion: options.maxVersion))
         }
         let connection = TLSConnection(context: context, isServer: false, handshakeTimeout: 0)

@@ -84,6 +84,14 @@ public final class TLSSocket: Socket {
             version: String(cString: SSL_CIPHER_get_version(cipher)))
     }
 
+    /// The peer's certificate (Node's `getPeerCertificate(detailed)`): subject, issuer, subjectaltname, validity,
+    /// fingerprints, serial number, raw DER; with `detailed`, each certificate's `issuerCertificate` up the chain.
+    /// nil when the peer sent none (Node returns an empty object) or before the handshake.
+    public func getPeerCertificate(_ detailed: Bool = false) -> PeerCertificate? {
+        guard isSecure else { return nil }
+        return connection.peerCertificate(detailed: detailed)
+    }
+
     /// The server name the client asked for with SNI (Node's `servername` on a server's socket); nil when none.
     public var servername: String? {
         guard let name = SSL_get_servername(connection.ssl, TLSEXT_NAMETYPE_host_name) else { return nil }
@@ -122,9 +130,8 @@ public final class TLSSocket: Socket {
         isSecure = true
         if let verification {
             var failure = connection.verifyError()
-            if failure == nil, let peer = SSL_get1_peer_certificate(connection.ssl) {
-                failure = VerifyShim.checkServerIdentity(hostname: verification.hostname, certificate: peer)
-                X509_free(peer)
+            if failure == nil, let peer = connection.peerCertificate(detailed: false) {
+                failure = TLS.checkServerIdentity(hostname: verification.hostname, certificate: peer)
             }
             if let failure {
                 authorized = false

@@ -200,14 +200,14 @@ import Testing
     /// Bad options are thrown with Node's codes, synchronously.
     @Test func badOptions_throwWithNodesCodes() throws {
         let pki = try TestPKI.shared
-        #expect(throws: TLSError.self) { try TLS.createSecureContext(.init(cert: .pem("not a certificate"))) }
+        #expect(throws: TLSError.self) { try TLS.createSecureContext(.init(cert: .text("not a certificate"))) }
         do {
-            _ = try TLS.createSecureContext(.init(cert: .pem("garbage")))
+            _ = try TLS.createSecureContext(.init(cert: .text("garbage")))
         } catch {
             #expect(error.code == "ERR_OSSL_PEM_NO_START_LINE")
         }
         do {
-            _ = try TLS.createSecureContext(.init(key: .pem(pki.keyPEM("client")), cert: .pem(pki.pem("localhost"))))
+            _ = try TLS.createSecureContext(.init(key: .text(pki.keyPEM("client")), cert: .text(pki.pem("localhost"))))
             Issue.record("a mismatched key was accepted")
         } catch {
             #expect(error.code == "ERR_OSSL_X509_KEY_VALUES_MISMATCH")

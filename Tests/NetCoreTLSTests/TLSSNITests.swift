@@ -26,9 +26,9 @@ import Testing
             let server = try TLS.createServer(serverOptions(), loop: loop) { socket in
                 socket.end(Buffer(socket.servername ?? "-"))
             }
-            try server.addContext("*.example.test", .init(key: .pem(pki.keyPEM("wildcard")), cert: .pem(pki.pem("wildcard"))))
-            try server.addContext("a.example.test", .init(key: .pem(pki.keyPEM("sni-a")), cert: .pem(pki.pem("sni-a"))))
-            try server.addContext("b.example.test", .init(key: .pem(pki.keyPEM("sni-b")), cert: .pem(pki.pem("sni-b"))))
+            try server.addContext("*.example.test", .init(key: .text(pki.keyPEM("wildcard")), cert: .text(pki.pem("wildcard"))))
+            try server.addContext("a.example.test", .init(key: .text(pki.keyPEM("sni-a")), cert: .text(pki.pem("sni-a"))))
+            try server.addContext("b.example.test", .init(key: .text(pki.keyPEM("sni-b")), cert: .text(pki.pem("sni-b"))))
             server.listen(port: 0, host: "127.0.0.1") {
                 let port = server.address()!.port
                 var remaining = names
@@ -56,7 +56,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(1))) func sniCallback_picksTheContext() throws {
         let pki = try TestPKI.shared
-        let sniB = try TLS.createSecureContext(.init(key: .pem(pki.keyPEM("sni-b")), cert: .pem(pki.pem("sni-b"))))
+        let sniB = try TLS.createSecureContext(.init(key: .text(pki.keyPEM("sni-b")), cert: .text(pki.pem("sni-b"))))
         var verdicts: [String] = []
         try runLoop { loop in
             let server = try TLS.createServer(

@@ -25,7 +25,7 @@ func serverOptions(_ name: String = "localhost", _ configure: (inout TLSServer.O
     -> TLSServer.Options
 {
     let pki = try TestPKI.shared
-    var options = TLSServer.Options(key: .pem(pki.keyPEM(name)), cert: .pem(pki.pem(name)))
+    var options = TLSServer.Options(key: .text(pki.keyPEM(name)), cert: .text(pki.pem(name)))
     configure(&options)
     return options
 }
