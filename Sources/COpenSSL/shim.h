@@ -11,6 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/bio.h>
 #include <openssl/rand.h>
+#include <openssl/core_names.h>
+#include <string.h>
 
 static inline long netcore_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
 static inline uint64_t netcore_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t options) { return SSL_CTX_set_options(ctx, options); }
@@ -27,6 +29,33 @@ static inline uint64_t netcore_SSL_OP_NO_TICKET(void) { return SSL_OP_NO_TICKET;
 static inline long netcore_BIO_set_mem_eof_return(BIO *bio, int value) { return BIO_set_mem_eof_return(bio, value); }
 static inline int netcore_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *cert) { return (int)SSL_CTX_add1_chain_cert(ctx, cert); }
 static inline long netcore_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_session_cache_mode(ctx, mode); }
+
+// Session tickets under a server's own 48-byte keys (Node's ticketKeys: a 16-byte name, a 16-byte HMAC-SHA256 key,
+// a 16-byte AES-128-CBC key), so servers given the same keys resume each other's sessions. Called by the Swift
+// ticket callback with the keys it found for the connection; returns what OpenSSL's ticket_key_evp_cb expects
+// (1 ok, 0 not our key name: a full handshake, -1 failure).
+static inline int netcore_ticket_key_setup(const unsigned char *keys, unsigned char *key_name, unsigned char *iv,
+                                           EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, int encrypt) {
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)(keys + 16), 16);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (encrypt) {
+        memcpy(key_name, keys, 16);
+        if (RAND_bytes(iv, 16) <= 0) return -1;
+        if (EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), NULL, keys + 32, iv) != 1) return -1;
+        if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+        return 1;
+    }
+    if (memcmp(key_name, keys, 16) != 0) return 0;
+    if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+    if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), NULL, keys + 32, iv) != 1) return -1;
+    return 1;
+}
+static inline long netcore_SSL_CTX_set_ticket_key_evp_cb(
+    SSL_CTX *ctx, int (*callback)(SSL *, unsigned char *, unsigned char *, EVP_CIPHER_CTX *, EVP_MAC_CTX *, int)) {
+    return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, callback);
+}
 
 // SNI: SSL_CTX_set_tlsext_servername_callback is a macro over SSL_CTX_callback_ctrl.
 static inline long netcore_SSL_CTX_set_servername_callback(SSL_CTX *ctx, int (*callback)(SSL *, int *, void *)) {

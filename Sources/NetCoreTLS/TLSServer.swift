@@ -40,6 +40,10 @@ public final class TLSServer {
         public var handshakeTimeout = 120_000
         /// Whether accepted sockets allow half-open connections.
         public var allowHalfOpen = false
+        /// 48 bytes encrypting and authenticating session tickets (Node's `ticketKeys`: a 16-byte name, a 16-byte
+        /// HMAC key, a 16-byte AES key); servers given the same keys resume each other's sessions. nil: random keys
+        /// of this server's own.
+        public var ticketKeys: [UInt8]?
         /// Picks the context for the server name a client asked for with SNI; nil falls back to `addContext`'s
         /// names, then to the server's own context (Node's `SNICallback`, answered synchronously).
         public var SNICallback: (@Sendable (String) -> SecureContext?)?
@@ -57,7 +61,9 @@ public final class TLSServer {
             rejectUnauthorized: Bool = true,
             ALPNProtocols: [String] = [],
             handshakeTimeout: Int = 120_000,
-            allowHalfOpen: Bool = false
+            allowHalfOpen: Bool = false,
+            ticketKeys: [UInt8]? = nil,
+            SNICallback: (@Sendable (String) -> SecureContext?)? = nil
         ) {
             self.key = key
             self.passphrase = passphrase
@@ -72,6 +78,8 @@ public final class TLSServer {
             self.ALPNProtocols = ALPNProtocols
             self.handshakeTimeout = handshakeTimeout
             self.allowHalfOpen = allowHalfOpen
+            self.ticketKeys = ticketKeys
+            self.SNICallback = SNICallback
         }
 
         var contextOptions: SecureContextOptions {
@@ -96,6 +104,8 @@ public final class TLSServer {
     /// `addContext`'s names as Node matches them, newest last (the newest match wins).
     private var namedContexts: [(pattern: ServerNamePattern, context: SecureContext)] = []
     private var keylogEnabled = false
+    /// The session ticket keys (see `Options.ticketKeys`).
+    private var ticketKeys: [UInt8]
 
     /// Makes a server; `secureConnectionListener`, if given, is added as a `secureConnection` listener. Throws for
     /// options OpenSSL refuses (a bad PEM, a key that does not match the certificate, no cipher matched).
@@ -112,6 +122,17 @@ public final class TLSServer {
         if !options.ALPNProtocols.isEmpty { try context.setServerALPN(options.ALPNProtocols) }
         alpnProtocols = options.ALPNProtocols
         sniCallback = options.SNICallback
+        if let keys = options.ticketKeys {
+            try Self.checkTicketKeys(keys)
+            ticketKeys = keys
+        } else {
+            ticketKeys = [UInt8](repeating: 0, count: 48)
+            _ = ticketKeys.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, 48) }
+        }
+        _ = netcore_SSL_CTX_set_ticket_key_evp_cb(context.pointer, TLSServer.ticketKeyCallback)
+        // Resumed sessions must come from a server of the same kind (OpenSSL refuses to resume with client
+        // certificates without one); Node derives its own from the command line.
+        _ = SSL_CTX_set_session_id_context(context.pointer, Self.sessionIDContext, UInt32(Self.sessionIDContext.count))
         _ = netcore_SSL_CTX_set_servername_callback(context.pointer, TLSServer.serverNameCallback)
         requestCert = options.requestCert
         rejectUnauthorized = options.rejectUnauthorized
@@ -136,6 +157,39 @@ public final class TLSServer {
         netcore_SSL_set_verify_continue(connection.ssl, mode)
         return TLSSocket(accepted: descriptor, server: server, tlsServer: self, connection: connection)
     }
+
+    // MARK: - Session tickets
+
+    /// The session ticket keys (Node's `server.getTicketKeys()`).
+    public func getTicketKeys() -> [UInt8] { ticketKeys }
+
+    /// Replaces the session ticket keys (Node's `server.setTicketKeys(keys)`); sessions under the old keys then
+    /// get a full handshake.
+    public func setTicketKeys(_ keys: [UInt8]) throws(TLSError) {
+        try Self.checkTicketKeys(keys)
+        ticketKeys = keys
+    }
+
+    private static func checkTicketKeys(_ keys: [UInt8]) throws(TLSError) {
+        guard keys.count == 48 else {
+            throw TLSError(
+                code: "ERR_INVALID_ARG_VALUE", message: "Session ticket keys must be a 48-byte buffer (got \(keys.count))")
+        }
+    }
+
+    private static let sessionIDContext: [UInt8] = Array("NetCoreTLS".utf8)
+
+    /// OpenSSL's ticket key callback: the keys of the server that accepted the connection.
+    private static let ticketKeyCallback:
+        @convention(c) (
+            OpaquePointer?, UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt8>?, OpaquePointer?,
+            OpaquePointer?, Int32
+        ) -> Int32 = { ssl, name, iv, cipher, mac, encrypt in
+            guard let server = TLSConnection.of(ssl)?.socket?.acceptingServer else { return -1 }
+            return server.ticketKeys.withUnsafeBufferPointer { keys in
+                netcore_ticket_key_setup(keys.baseAddress, name, iv, cipher, mac, encrypt)
+            }
+        }
 
     // MARK: - SNI
 
@@ -370,6 +424,8 @@ extension TLS {
         public var secureContext: SecureContext?
         /// Whether the socket stays writable after the server ends its side.
         public var allowHalfOpen = false
+        /// A session from an earlier connection's `session` event, to resume.
+        public var session: [UInt8]?
 
         public init(
             port: Int = 0,
@@ -386,7 +442,8 @@ extension TLS {
             minVersion: TLSVersion = .tlsv1_2,
             maxVersion: TLSVersion = .tlsv1_3,
             secureContext: SecureContext? = nil,
-            allowHalfOpen: Bool = false
+            allowHalfOpen: Bool = false,
+            session: [UInt8]? = nil
         ) {
             self.port = port
             self.host = host
@@ -403,6 +460,7 @@ extension TLS {
             self.maxVersion = maxVersion
             self.secureContext = secureContext
             self.allowHalfOpen = allowHalfOpen
+            self.session = session
         }
     }
 
@@ -427,6 +485,18 @@ extension TLS {
         }
         let connection = TLSConnection(context: context, isServer: false, handshakeTimeout: 0)
         netcore_SSL_set_verify_continue(connection.ssl, SSL_VERIFY_PEER)
+        if let session = options.session {
+            let resumable = session.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+                var cursor = buffer.baseAddress
+                return d2i_SSL_SESSION(nil, &cursor, buffer.count)
+            }
+            guard let resumable else {
+                ERR_clear_error()
+                throw TLSError(code: "ERR_INVALID_ARG_VALUE", message: "The session is not a serialised TLS session")
+            }
+            _ = SSL_set_session(connection.ssl, resumable)
+            SSL_SESSION_free(resumable)
+        }
         if let servername = options.servername, !servername.isEmpty {
             _ = netcore_SSL_set_tlsext_host_name(connection.ssl, servername)
         }

@@ -21,6 +21,7 @@ public final class TLSSocket: Socket {
     private let verification: ClientVerification?
     private var secureConnectListeners = Listeners<Void>()
     private var keylogListeners = Listeners<Buffer>()
+    private var sessionListeners = Listeners<[UInt8]>()
     private var isSecure = false
 
     struct ClientVerification {
@@ -92,6 +93,9 @@ public final class TLSSocket: Socket {
         return connection.peerCertificate(detailed: detailed)
     }
 
+    /// Whether the handshake resumed an earlier session (Node's `isSessionReused()`).
+    public func isSessionReused() -> Bool { SSL_session_reused(connection.ssl) == 1 }
+
     /// The server name the client asked for with SNI (Node's `servername` on a server's socket); nil when none.
     public var servername: String? {
         guard let name = SSL_get_servername(connection.ssl, TLSEXT_NAMETYPE_host_name) else { return nil }
@@ -130,7 +134,8 @@ public final class TLSSocket: Socket {
         isSecure = true
         if let verification {
             var failure = connection.verifyError()
-            if failure == nil, let peer = connection.peerCertificate(detailed: false) {
+            // As Node: a resumed session's name was checked when it was made.
+            if failure == nil, !isSessionReused(), let peer = connection.peerCertificate(detailed: false) {
                 failure = TLS.checkServerIdentity(hostname: verification.hostname, certificate: peer)
             }
             if let failure {
@@ -197,6 +202,41 @@ extension TLSSocket {
     /// Turns on OpenSSL's key log callback for this socket's context (Node enables it with the first listener).
     fileprivate func enableKeylog() {
         TLSServer.enableKeylog(on: connection.selectedContext ?? connection.context)
+    }
+}
+
+extension TLSSocket {
+    /// A session the server offered for resumption, serialised (client sockets; Node's `session` event). Pass it
+    /// as `ConnectOptions.session` to resume.
+    fileprivate func enableSessionEvents() {
+        let context = connection.context.pointer
+        _ = netcore_SSL_CTX_set_session_cache_mode(
+            context, Int(SSL_SESS_CACHE_CLIENT) | Int(SSL_SESS_CACHE_NO_INTERNAL_STORE))
+        SSL_CTX_sess_set_new_cb(context, TLSSocket.newSessionCallback)
+    }
+
+    private static let newSessionCallback: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32 = { ssl, session in
+        guard let session, let socket = TLSConnection.of(ssl)?.socket else { return 0 }
+        let length = i2d_SSL_SESSION(session, nil)
+        guard length > 0 else { return 0 }
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            var cursor = buffer.baseAddress
+            _ = i2d_SSL_SESSION(session, &cursor)
+        }
+        socket.sessionListeners.emit(bytes)
+        return 0  // not kept: OpenSSL frees it
+    }
+}
+
+extension TLSSocket.TLSEvent where Payload == [UInt8] {
+    /// A new session for later resumption, serialised (Node's `session`): TLS 1.3 servers send tickets after the
+    /// handshake (OpenSSL sends two). Listen before connecting.
+    public static var session: Self {
+        Self { socket, listener, once in
+            socket.sessionListeners.add(listener, once: once)
+            socket.enableSessionEvents()
+        }
     }
 }
 
