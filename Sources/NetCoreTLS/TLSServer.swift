@@ -109,9 +109,20 @@ public final class TLSServer {
 
     /// Makes a server; `secureConnectionListener`, if given, is added as a `secureConnection` listener. Throws for
     /// options OpenSSL refuses (a bad PEM, a key that does not match the certificate, no cipher matched).
-    public init(
+    public convenience init(
         _ options: Options,
         loop: EventLoop = .current,
+        _ secureConnectionListener: ((TLSSocket) -> Void)? = nil
+    ) throws(TLSError) {
+        try self.init(options, over: Server(loop: loop, allowHalfOpen: options.allowHalfOpen), secureConnectionListener)
+    }
+
+    /// Makes the connections `server` accepts from now on `TLSSocket`s: its `connection` listeners get them before
+    /// the handshake (writes wait for it, data follows it), so whatever already serves plain sockets on `server` —
+    /// an `HTTPServer` through its `server` — serves TLS unchanged. `options.allowHalfOpen` is `server`'s own.
+    public init(
+        _ options: Options,
+        over server: Server,
         _ secureConnectionListener: ((TLSSocket) -> Void)? = nil
     ) throws(TLSError) {
         if let given = options.secureContext {
@@ -137,7 +148,7 @@ public final class TLSServer {
         requestCert = options.requestCert
         rejectUnauthorized = options.rejectUnauthorized
         handshakeTimeout = options.handshakeTimeout
-        server = Server(loop: loop, allowHalfOpen: options.allowHalfOpen)
+        self.server = server
         if let secureConnectionListener { secureConnectionListeners.append(secureConnectionListener) }
         // The factory holds this server strongly while it listens (the loop holds the listener, which holds the
         // factory), so `TLS.createServer(…).listen(…)` works without the caller keeping it; closing breaks the loop.
