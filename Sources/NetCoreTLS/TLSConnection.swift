@@ -24,11 +24,21 @@ final class TLSConnection: SocketTransport {
     /// The socket above; it owns this transport, so it outlives it.
     unowned(unsafe) var socket: TLSSocket?
 
-    /// Plaintext written before the handshake completed, sent right after it.
-    private var pending: [[UInt8]] = []
+    /// What was written but is not encrypted yet, in order: writes before the handshake completed, and a file
+    /// region being read a piece at a time (with the writes behind it) as the socket's queue drains.
+    private var pending: [Waiting] = []
+    private var pendingHead = 0
     private(set) var pendingByteCount = 0
-    /// `end()` came before the handshake completed: close_notify follows the pending writes.
+    /// `end()` came while writes were waiting: close_notify follows them.
     private var closeRequested = false
+
+    private enum Waiting {
+        case bytes([UInt8])
+        case file(FileRegion)
+    }
+
+    /// How much of a file is read and encrypted at a time (four full TLS records).
+    static let filePiece = 64 * 1024
     private var closeNotifyQueued = false
     private var handshakeTimer: Timeout?
     let handshakeTimeout: Int
@@ -68,7 +78,7 @@ final class TLSConnection: SocketTransport {
 
     // MARK: - SocketTransport
 
-    var allowsShutdown: Bool { pending.isEmpty && (closeNotifyQueued || state == .failed || state == .closed) }
+    var allowsShutdown: Bool { pendingByteCount == 0 && (closeNotifyQueued || state == .failed || state == .closed) }
 
     func connectionDidOpen() {
         guard let socket else { return }
@@ -107,8 +117,8 @@ final class TLSConnection: SocketTransport {
     }
 
     func write(_ bytes: [UInt8]) {
-        if state == .handshaking {
-            pending.append(bytes)
+        if state == .handshaking || pendingByteCount > 0 {
+            pending.append(.bytes(bytes))
             pendingByteCount += bytes.count
             return
         }
@@ -116,10 +126,23 @@ final class TLSConnection: SocketTransport {
         encrypt(bytes)
     }
 
+    func write(file region: FileRegion) {
+        guard region.remaining > 0 else { return }
+        guard state == .handshaking || state.canSend else { return }
+        pending.append(.file(region))
+        pendingByteCount += region.remaining
+    }
+
+    func writeQueueDidDrain() {
+        guard state.canSend else { return }
+        encryptWaiting(limit: Self.filePiece)
+    }
+
     func didEnd() {
         switch state {
         case .handshaking: closeRequested = true
-        case .open, .closing(.received): sendCloseNotify()
+        case .open, .closing(.received):
+            if pendingByteCount > 0 { closeRequested = true } else { sendCloseNotify() }
         default: break
         }
     }
@@ -127,8 +150,7 @@ final class TLSConnection: SocketTransport {
     func didDestroy() {
         handshakeTimer?.cancel()
         handshakeTimer = nil
-        pending = []
-        pendingByteCount = 0
+        dropWaiting()
         state.transportClosed()
         socket?.connectionDidClose()
     }
@@ -167,12 +189,57 @@ final class TLSConnection: SocketTransport {
         // The verdict first (a rejected peer gets none of the pending plaintext), then what waited for the
         // handshake, then the event: a listener's writes follow the earlier ones.
         guard socket.handshakeDidComplete(beforeEvent: { [self] in
-            let waiting = pending
-            pending = []
-            pendingByteCount = 0
-            for bytes in waiting { encrypt(bytes) }
-            if closeRequested && !closeNotifyQueued { sendCloseNotify() }
+            // Everything written before the handshake, up to the first file piece; the rest as the queue drains.
+            encryptWaiting(limit: Self.filePiece)
         }) else { return }
+    }
+
+    /// Encrypts waiting writes in order: whole byte writes, and at most `limit` bytes of a file region, stopping
+    /// after a file piece (the next waits for the queue to drain). close_notify follows the last of them if `end()`
+    /// was called.
+    private func encryptWaiting(limit: Int) {
+        guard let socket else { return }
+        while pendingHead < pending.count && state.canSend && !socket.destroyed {
+            switch pending[pendingHead] {
+            case .bytes(let bytes):
+                pending[pendingHead] = .bytes([])
+                pendingHead += 1
+                pendingByteCount -= bytes.count
+                encrypt(bytes)
+            case .file(let region):
+                let piece: [UInt8]
+                do {
+                    piece = try region.readPiece(limit: limit)
+                } catch {
+                    dropWaiting()
+                    socket.destroy(SocketError(error))
+                    return
+                }
+                pendingByteCount -= piece.count
+                if region.remaining == 0 {
+                    pending[pendingHead] = .bytes([])  // releases the region (closing its descriptor if it owns it)
+                    pendingHead += 1
+                }
+                encrypt(piece)
+                compactWaiting()
+                return
+            }
+        }
+        compactWaiting()
+        if pendingByteCount == 0 && closeRequested && !closeNotifyQueued && state.canSend { sendCloseNotify() }
+    }
+
+    private func compactWaiting() {
+        if pendingHead == pending.count {
+            pending.removeAll()
+            pendingHead = 0
+        }
+    }
+
+    private func dropWaiting() {
+        pending = []
+        pendingHead = 0
+        pendingByteCount = 0
     }
 
     /// SSL_read until OpenSSL wants more bytes: every plaintext chunk goes to the socket as it comes.
@@ -251,8 +318,7 @@ final class TLSConnection: SocketTransport {
         state.fail()
         handshakeTimer?.cancel()
         handshakeTimer = nil
-        pending = []
-        pendingByteCount = 0
+        dropWaiting()
         drainWriteBIO()
         socket.transportFlush()
         socket.sessionDidFail(error, duringHandshake: wasHandshaking)

@@ -1,4 +1,5 @@
 import Foundation
+@preconcurrency import Glibc
 import NetCore
 import Testing
 
@@ -171,5 +172,49 @@ import Testing
         #expect(receivedTotal == total)
         #expect(receivedWhilePaused == 0)
         #expect(clientQueued > 1 << 20, "the client's queue should hold what the paused server did not read")
+    }
+}
+
+@Suite struct TLSFileWriteTests {
+    /// write(file:) through TLS: the region is read a piece at a time as the queue drains (sendfile cannot skip
+    /// user space under TLS), in order with the writes around it, and its descriptor is closed once sent.
+    @Test(.timeLimit(.minutes(1))) func fileRegion_inOrder_withWritesAround() throws {
+        let path = "/tmp/nctls-file-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let size = 5_000_000
+        let content = TLSBackpressureTests.chunk(from: 0, count: size)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
+        defer { unlink(path) }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        #expect(descriptor >= 0)
+        var info = stat()
+        fstat(descriptor, &info)
+        let inode = info.st_ino
+        var received: [UInt8] = []
+        var maxQueued = 0
+        var returned: Bool?
+        try runLoop(seconds: 40) { loop in
+            let server = try TLS.createServer(serverOptions(), loop: loop) { socket in
+                socket.write("head:")
+                returned = socket.write(file: descriptor, offset: 1000, count: size - 2000, closesDescriptor: true)
+                socket.write(":tail")
+                socket.end()
+                let sampler = loop.setInterval(1) { maxQueued = max(maxQueued, socket.writableLength) }
+                socket.on(.close) { _ in sampler.cancel() }
+            }
+            server.listen(port: 0, host: "127.0.0.1") {
+                let client = try! TLS.connect(clientOptions(port: server.address()!.port), loop: loop)
+                client.on(.data) { received += $0.bytes }
+                client.on(.close) { _ in server.close() }
+            }
+        }
+        let expected = Array("head:".utf8) + Array(content[1000..<(size - 1000)]) + Array(":tail".utf8)
+        #expect(received.count == expected.count)
+        #expect(received == expected)
+        #expect(returned == false)
+        #expect(maxQueued <= size)
+        // The region owned the descriptor and closed it once sent (the number may be reused by a parallel test, so
+        // compare the file's identity).
+        var after = stat()
+        #expect(fstat(descriptor, &after) == -1 || after.st_ino != inode)
     }
 }

@@ -176,8 +176,14 @@ extension Socket {
             return false
         }
         if let transport {
-            // A transport transforms bytes, so sendfile(2) cannot skip user space: the region is read and written.
-            return write(region, through: transport)
+            // A transport transforms bytes, so sendfile(2) cannot skip user space: the transport reads the region a
+            // piece at a time as the queue drains, so a file of any size costs one piece of memory.
+            transport.write(file: region)
+            bytesWritten += count
+            let belowMark = writeQueue.byteCount + transport.pendingByteCount < writableHighWaterMark
+            if !belowMark { needDrain = true }
+            if !isConnecting && fd != nil && !isDestroyed { flushWrites() }
+            return belowMark
         }
         writeQueue.append(file: region)
         bytesWritten += count
@@ -187,19 +193,24 @@ extension Socket {
     /// Writes what the kernel takes now; the rest waits for writability.
     func flushWrites() {
         guard let fd = fd?.rawValue, !isDestroyed else { return }
-        let result: WriteQueue.FlushResult
-        do {
-            result = try writeQueue.flush(
-                writeOne: { buffer throws(SystemError) in try Posix.send(fd, buffer) },
-                writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) },
-                writeFile: { file, offset, count throws(SystemError) in
-                    try Posix.sendfile(fd, from: file, offset: offset, count: count)
-                }
-            )
-        } catch {
-            destroy(SocketError(error))
-            return
-        }
+        var result: WriteQueue.FlushResult
+        repeat {
+            do {
+                result = try writeQueue.flush(
+                    writeOne: { buffer throws(SystemError) in try Posix.send(fd, buffer) },
+                    writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) },
+                    writeFile: { file, offset, count throws(SystemError) in
+                        try Posix.sendfile(fd, from: file, offset: offset, count: count)
+                    }
+                )
+            } catch {
+                destroy(SocketError(error))
+                return
+            }
+            // The kernel took everything: a transport holding more (a file being read, writes behind it) encodes
+            // the next piece into the queue, so what it holds never waits on a full kernel buffer.
+        } while result == .drained && refillFromTransport()
+        guard !isDestroyed else { return }
         touch()
         if result == .drained && (transport?.pendingByteCount ?? 0) == 0 {
             if needDrain {
@@ -211,6 +222,13 @@ extension Socket {
             }
         }
         updateInterest()
+    }
+
+    /// Asks the transport for more bytes once the queue drained; true when it queued some.
+    private func refillFromTransport() -> Bool {
+        guard let transport, transport.pendingByteCount > 0 else { return false }
+        transport.writeQueueDidDrain()
+        return !isDestroyed && !writeQueue.isEmpty
     }
 
     /// Half-closes the socket: sends FIN once everything queued is written, then emits `finish`. The socket closes
@@ -348,38 +366,6 @@ extension Socket {
             }
         }
         return self
-    }
-}
-
-extension Socket {
-    /// A file region written through a transport: read in pieces with pread(2) and handed over like any write.
-    private func write(_ region: FileRegion, through transport: any SocketTransport) -> Bool {
-        let piece = 64 * 1024
-        var parts: [Buffer] = []
-        while region.remaining > 0 {
-            let wanted = min(piece, region.remaining)
-            var failure: SystemError?
-            let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { raw, initialized in
-                let outcome = Result { () throws(SystemError) in
-                    try Posix.pread(region.descriptor, UnsafeMutableRawBufferPointer(raw), offset: region.offset)
-                }
-                switch outcome {
-                case .success(let count): initialized = count
-                case .failure(let error): failure = error
-                }
-            }
-            if let failure {
-                destroy(SocketError(failure))
-                return false
-            }
-            if bytes.isEmpty {
-                destroy(SocketError(SystemError(errno: EIO, syscall: "pread")))
-                return false
-            }
-            region.advance(bytes.count)
-            parts.append(Buffer(bytes))
-        }
-        return write(contentsOf: parts)
     }
 }
 

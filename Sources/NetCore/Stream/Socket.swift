@@ -549,6 +549,12 @@ package protocol SocketTransport: AnyObject {
     func didReceiveEOF()
     /// Bytes from `write()`, in order.
     func write(_ bytes: [UInt8])
+    /// A file region from `write(file:)`, in order with the bytes around it; read (`FileRegion.readPiece`) when
+    /// the queue drains.
+    func write(file region: FileRegion)
+    /// The socket's write queue drained and `pendingByteCount` is not zero: queue the next piece (through
+    /// `transportWillSend`), without flushing (the socket is flushing).
+    func writeQueueDidDrain()
     /// `end()` was called: queue whatever closes the transport's own stream.
     func didEnd()
     /// The socket was destroyed; drop timers and state (no more bytes go out).
