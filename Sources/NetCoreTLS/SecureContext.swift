@@ -2,9 +2,13 @@ import COpenSSL
 
 /// A TLS protocol version, named as Node names them (`minVersion: "TLSv1.2"`).
 public enum TLSVersion: String, Sendable, Comparable, CaseIterable {
+    /// TLS 1.0 (refused by OpenSSL 3's default security level).
     case tlsv1 = "TLSv1"
+    /// TLS 1.1 (refused by OpenSSL 3's default security level).
     case tlsv1_1 = "TLSv1.1"
+    /// TLS 1.2, Node's default `minVersion`.
     case tlsv1_2 = "TLSv1.2"
+    /// TLS 1.3, Node's default `maxVersion`.
     case tlsv1_3 = "TLSv1.3"
 
     var openSSLValue: Int32 {
@@ -39,6 +43,7 @@ public struct SecureContextOptions: Sendable {
     /// The highest version allowed (Node's default `TLSv1.3`).
     public var maxVersion: TLSVersion = .tlsv1_3
 
+    /// Options with Node's defaults for everything not given.
     public init(
         key: PEMSource? = nil,
         passphrase: String? = nil,
@@ -77,6 +82,8 @@ public final class SecureContext: @unchecked Sendable {
         pointer = context
         // Release the read and write buffers of idle connections (~49 KB -> ~16 KB each, issue 11); no
         // renegotiation (Node refuses it too: a client-initiated renegotiation is a denial-of-service lever).
+        // No SSL_MODE_ENABLE_PARTIAL_WRITE or ACCEPT_MOVING_WRITE_BUFFER: SSL_write goes into a memory BIO, which
+        // grows, so it never writes part of a buffer or asks to be retried with the same one.
         _ = netcore_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS))
         _ = netcore_SSL_CTX_set_options(context, netcore_SSL_OP_NO_RENEGOTIATION() | netcore_SSL_OP_NO_COMPRESSION())
         guard options.minVersion <= options.maxVersion else {
