@@ -169,7 +169,11 @@ import Testing
             // The detailed chain, built from what the server sent and what the client trusts.
             let served = CertificateStack(try scenario.served.map(Self.certificate))
             let store = TrustStore(try scenario.trusted.map(Self.certificate))
-            let detailed = try #require(PeerCertificate.peerCertificate(leaf: nil, chain: served.pointer, trustStore: store.pointer))
+            // The wrappers stay alive while OpenSSL uses their pointers.
+            let detailed = try #require(
+                withExtendedLifetime((served, store)) {
+                    PeerCertificate.peerCertificate(leaf: nil, chain: served.pointer, trustStore: store.pointer)
+                })
             let ours = detailed.chain.map(\.fingerprint256) + (detailed.chain.last!.issuerCertificateIsItself ? ["itself"] : [])
             #expect(ours == theirs["chain"] as? [String], "\(scenario.name)")
         }
@@ -182,18 +186,25 @@ import Testing
         // Server side: the leaf apart, the chain without it; intermediates out of order are still linked.
         let stack = CertificateStack([try Self.certificate("other-ca"), intermediate])
         let store = TrustStore([ca])
-        let detailed = try #require(PeerCertificate.peerCertificate(leaf: leaf.pointer, chain: stack.pointer, trustStore: store.pointer))
+        // Every wrapper stays alive while OpenSSL uses its pointer.
+        let detailed = try #require(
+            withExtendedLifetime((leaf, stack, store)) {
+                PeerCertificate.peerCertificate(leaf: leaf.pointer, chain: stack.pointer, trustStore: store.pointer)
+            })
         #expect(detailed.chain.map(\.subject) == [leaf, intermediate, ca].map(\.peerCertificate.subject))
         #expect(detailed.issuerCertificate?.issuerCertificate?.issuerCertificateIsItself == true)
         #expect(!detailed.issuerCertificateIsItself)
         // Without a store the chain stops at the last certificate the peer sent.
-        let short = try #require(PeerCertificate.peerCertificate(leaf: leaf.pointer, chain: stack.pointer))
+        let short = try #require(
+            withExtendedLifetime((leaf, stack)) { PeerCertificate.peerCertificate(leaf: leaf.pointer, chain: stack.pointer) })
         #expect(short.chain.count == 2 && !short.chain[1].issuerCertificateIsItself)
         // A self-signed leaf is its own issuer, as in Node.
         let selfSigned = try Self.certificate("selfsigned")
-        let alone = try #require(PeerCertificate.peerCertificate(leaf: selfSigned.pointer, chain: nil))
+        let alone = try #require(
+            withExtendedLifetime(selfSigned) { PeerCertificate.peerCertificate(leaf: selfSigned.pointer, chain: nil) })
         #expect(alone.chain.count == 1 && alone.issuerCertificateIsItself)
         #expect(PeerCertificate.peerCertificate(leaf: nil, chain: nil) == nil)
-        #expect(PeerCertificate.peerCertificate(leaf: nil, chain: CertificateStack([]).pointer) == nil)
+        let empty = CertificateStack([])
+        #expect(withExtendedLifetime(empty) { PeerCertificate.peerCertificate(leaf: nil, chain: empty.pointer) } == nil)
     }
 }

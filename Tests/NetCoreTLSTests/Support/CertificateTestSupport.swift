@@ -112,7 +112,8 @@ struct OddCertificates: Sendable {
     }
 }
 
-/// A STACK_OF(X509) built in a test (as the TLS layer gets one from SSL_get_peer_cert_chain); frees itself.
+/// A STACK_OF(X509) built in a test (as the TLS layer gets one from SSL_get_peer_cert_chain); frees itself, so keep
+/// it alive (`withExtendedLifetime`) while OpenSSL uses `pointer`.
 final class CertificateStack {
     let pointer: OpaquePointer
     init(_ certificates: [X509Certificate]) {
@@ -130,7 +131,7 @@ final class CertificateStack {
     }
 }
 
-/// An X509_STORE holding some trusted certificates; frees itself.
+/// An X509_STORE holding some trusted certificates; frees itself (keep it alive while `pointer` is used).
 final class TrustStore {
     let pointer: OpaquePointer
     init(_ certificates: [X509Certificate]) {
@@ -151,6 +152,7 @@ final class TrustStore {
         defer { X509_STORE_CTX_free(context) }
         let stack = CertificateStack(untrusted)
         X509_STORE_CTX_init(context, pointer, leaf.pointer, stack.pointer)
+        defer { withExtendedLifetime((leaf, stack)) {} }
         X509_STORE_CTX_set_purpose(context, purpose)
         if let time { X509_STORE_CTX_set_time(context, 0, time) }
         X509_STORE_CTX_set_verify_cb(context) { _, _ in 1 }
