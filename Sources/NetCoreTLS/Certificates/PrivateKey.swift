@@ -5,8 +5,14 @@ import COpenSSL
 /// `@unchecked Sendable` for the reason `X509Certificate` is: the key is never changed after it is made, and
 /// OpenSSL's reference count is atomic.
 public final class PrivateKey: @unchecked Sendable {
-    /// The `EVP_PKEY*`. It stays valid while this object lives.
+    /// The `EVP_PKEY*`. It stays valid while this object lives (see `X509Certificate.pointer`: prefer
+    /// `withPointer`).
     package let pointer: OpaquePointer
+
+    /// Runs `body` with the `EVP_PKEY*`, keeping this key alive until `body` returns.
+    package func withPointer<T, E: Error>(_ body: (OpaquePointer) throws(E) -> T) throws(E) -> T {
+        try withExtendedLifetime(self) { () throws(E) -> T in try body(pointer) }
+    }
 
     /// Takes over a reference the caller owns.
     init(taking pointer: OpaquePointer) { self.pointer = pointer }
