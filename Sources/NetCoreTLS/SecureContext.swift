@@ -137,11 +137,12 @@ public final class SecureContext: @unchecked Sendable {
     private func useCertificateChain(_ source: PEMSource) throws(TLSError) {
         let certificates = try X509Certificate.chain(source)
         ERR_clear_error()
-        guard SSL_CTX_use_certificate(pointer, certificates[0].pointer) == 1 else {
+        // withPointer: Swift may release a wrapper right after its last use, before the C call that uses it.
+        guard certificates[0].withPointer({ SSL_CTX_use_certificate(pointer, $0) }) == 1 else {
             throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_SSL_CERT", message: "bad certificate"))
         }
         for intermediate in certificates.dropFirst() {
-            guard netcore_SSL_CTX_add1_chain_cert(pointer, intermediate.pointer) == 1 else {
+            guard intermediate.withPointer({ netcore_SSL_CTX_add1_chain_cert(pointer, $0) }) == 1 else {
                 throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_SSL_CERT", message: "bad chain certificate"))
             }
         }
@@ -150,7 +151,7 @@ public final class SecureContext: @unchecked Sendable {
     private func usePrivateKey(_ source: PEMSource, passphrase: String?) throws(TLSError) {
         let key = try PrivateKey(source, passphrase: passphrase)
         ERR_clear_error()
-        guard SSL_CTX_use_PrivateKey(pointer, key.pointer) == 1 else {
+        guard key.withPointer({ SSL_CTX_use_PrivateKey(pointer, $0) }) == 1 else {
             throw TLSError.takeErrorQueue(
                 fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch"))
         }
@@ -161,9 +162,11 @@ public final class SecureContext: @unchecked Sendable {
         let store = SSL_CTX_get_cert_store(pointer)
         for certificate in certificates {
             ERR_clear_error()
-            _ = X509_STORE_add_cert(store, certificate.pointer)
-            // Named to clients as acceptable issuers when the server requests a certificate (as Node does).
-            _ = SSL_CTX_add_client_CA(pointer, certificate.pointer)
+            certificate.withPointer { raw in
+                _ = X509_STORE_add_cert(store, raw)
+                // Named to clients as acceptable issuers when the server requests a certificate (as Node does).
+                _ = SSL_CTX_add_client_CA(pointer, raw)
+            }
         }
         ERR_clear_error()
     }
