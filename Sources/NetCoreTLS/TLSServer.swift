@@ -151,12 +151,17 @@ public final class TLSServer {
         handshakeTimeout = options.handshakeTimeout
         self.server = server
         if let secureConnectionListener { secureConnectionListeners.append(secureConnectionListener) }
-        // The factory holds this server strongly while it listens (the loop holds the listener, which holds the
-        // factory), so `TLS.createServer(…).listen(…)` works without the caller keeping it; closing breaks the loop.
-        server.acceptedSocketFactory = { [self] descriptor, server in makeSocket(descriptor, server) }
-        server.once(.close) { [weak self] in
+        installSocketFactory()
+        server.on(.close) { [weak self] in
             if self?.server.listening == false { self?.server.acceptedSocketFactory = nil }
         }
+    }
+
+    /// The factory holds this server strongly while it listens (the loop holds the listener, which holds the
+    /// factory), so `TLS.createServer(…).listen(…)` works without the caller keeping it; `close` breaks the cycle,
+    /// and listening again restores it.
+    private func installSocketFactory() {
+        server.acceptedSocketFactory = { [self] descriptor, server in makeSocket(descriptor, server) }
     }
 
     private func makeSocket(_ descriptor: Int32, _ server: Server) -> Socket {
@@ -262,6 +267,7 @@ public final class TLSServer {
     /// Listens on TCP `port`; see `Server.listen(port:host:)`.
     @discardableResult
     public func listen(port: Int = 0, host: String? = nil, _ callback: (() -> Void)? = nil) -> TLSServer {
+        installSocketFactory()
         server.listen(port: port, host: host, callback)
         return self
     }
@@ -269,6 +275,7 @@ public final class TLSServer {
     /// Listens on a Unix-domain socket; see `Server.listen(path:mode:)`.
     @discardableResult
     public func listen(path: String, mode: UInt32? = nil, _ callback: (() -> Void)? = nil) -> TLSServer {
+        installSocketFactory()
         server.listen(path: path, mode: mode, callback)
         return self
     }

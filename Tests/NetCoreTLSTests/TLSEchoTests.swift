@@ -117,3 +117,53 @@ import Testing
         #expect(echoed == "over a unix socket")
     }
 }
+
+@Suite struct TLSServerLifetimeTests {
+    private func ask(_ port: Int, loop: EventLoop, then: @escaping (String) -> Void) {
+        let client = try! TLS.connect(clientOptions(port: port), loop: loop)
+        var answer = ""
+        client.on(.data) { answer += $0.string }
+        client.on(.close) { _ in then(answer) }
+    }
+
+    /// A server nobody holds keeps serving while it listens and lets itself go once closed.
+    @Test(.timeLimit(.minutes(1))) func unheldServer_serves_thenGoesAway() throws {
+        weak var weakServer: TLSServer?
+        var answers: [String] = []
+        try runLoop { loop in
+            var server: TLSServer? = try TLS.createServer(serverOptions(), loop: loop) { $0.end("hello") }
+            weakServer = server
+            server!.listen(port: 0, host: "127.0.0.1") {
+                ask(weakServer!.address()!.port, loop: loop) { answer in
+                    answers.append(answer)
+                    weakServer!.close()
+                }
+            }
+            server = nil
+        }
+        #expect(answers == ["hello"])
+        #expect(weakServer == nil)
+    }
+
+    /// A closed server listens again and still speaks TLS (its accepted sockets are TLSSockets again).
+    @Test(.timeLimit(.minutes(1))) func closedServer_listensAgain_overTLS() throws {
+        var answers: [String] = []
+        try runLoop { loop in
+            let server = try TLS.createServer(serverOptions(), loop: loop) { $0.end("hello") }
+            server.listen(port: 0, host: "127.0.0.1") {
+                ask(server.address()!.port, loop: loop) { answer in
+                    answers.append(answer)
+                    server.close { _ in
+                        server.listen(port: 0, host: "127.0.0.1") {
+                            ask(server.address()!.port, loop: loop) { answer in
+                                answers.append(answer)
+                                server.close()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(answers == ["hello", "hello"])
+    }
+}
