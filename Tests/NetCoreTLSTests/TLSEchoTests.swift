@@ -1,5 +1,5 @@
-import NetCore
 @preconcurrency import Glibc
+import NetCore
 import Testing
 
 @testable import NetCoreTLS
@@ -54,7 +54,8 @@ import Testing
                     $0.ca = .file(pki.path("ca"))
                     $0.maxVersion = .tlsv1_2
                     $0.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256"
-                }, loop: loop
+                },
+                loop: loop
             ) { socket in
                 let peer = socket.getPeerCertificate()
                 serverView = [
@@ -68,7 +69,9 @@ import Testing
                     clientOptions(port: server.address()!.port) {
                         $0.cert = .file(pki.path("client"))
                         $0.key = .file(pki.path("client.key"))
-                    }, loop: loop)
+                    },
+                    loop: loop
+                )
                 #expect(client.getPeerCertificate() == nil)
                 #expect(client.getProtocol() == nil)
                 client.on(.secureConnect) {
@@ -90,7 +93,8 @@ import Testing
                 "localhost", "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1",
                 "NetCore Test Intermediate CA", "true", "95", "TLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
                 "true",
-            ])
+            ]
+        )
         #expect(serverView == ["client", "true", "TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256", "true"])
     }
 
