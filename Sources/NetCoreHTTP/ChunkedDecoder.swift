@@ -150,7 +150,7 @@ public struct ChunkedDecoder {
         }
         trailerBytes += line.line.count + 2
         switch HTTPSyntax.parseField(line.line) {
-        case .success(let (name, value)): trailers.add(name: name, value: value)
+        case .success(let (name, value)): trailers.addParsed(name: name, value: value)
         case .failure(let error): throw fail(error.status, error.reason)
         }
     }

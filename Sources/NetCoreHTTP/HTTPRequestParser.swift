@@ -204,7 +204,7 @@ public struct HTTPRequestParser {
                     return
                 } else {
                     switch HTTPSyntax.parseField(line.line) {
-                    case .success(let (name, value)): headers.add(name: name, value: value)
+                    case .success(let (name, value)): headers.addParsed(name: name, value: value)
                     case .failure(let error): throw error
                     }
                 }
@@ -264,7 +264,7 @@ public struct HTTPRequestParser {
                 )
             }
             switch HTTPSyntax.parseField(UnsafeRawBufferPointer(rebasing: bytes[index..<lineEnd])) {
-            case .success(let (name, value)): headers.add(name: name, value: value)
+            case .success(let (name, value)): headers.addParsed(name: name, value: value)
             case .failure: return nil
             }
             index = lineEnd + 2

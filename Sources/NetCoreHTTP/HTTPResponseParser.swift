@@ -140,7 +140,7 @@ public struct HTTPResponseParser {
                     return
                 } else {
                     switch HTTPSyntax.parseField(line.line) {
-                    case .success(let (name, value)): head.headers.add(name: name, value: value)
+                    case .success(let (name, value)): head.headers.addParsed(name: name, value: value)
                     case .failure(let error): throw HTTPParseError(status: 0, reason: error.reason)
                     }
                 }

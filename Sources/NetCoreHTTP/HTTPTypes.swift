@@ -24,6 +24,10 @@ public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
 public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
     /// The fields as (name, value) pairs, names as sent.
     public private(set) var fields: [(name: String, value: String)] = []
+    /// Whether every field is fit to send as it is: a token for a name, no CR, LF or NUL in a value. Kept as fields
+    /// are added (a parser's fields are so by construction), so a response's constant fields are checked once when
+    /// they are built rather than on every `writeHead`. Removing fields leaves it as it was (never wrongly true).
+    package private(set) var isKnownValid = true
 
     /// No fields.
     public init() {}
@@ -40,7 +44,23 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// Appends a field.
     public mutating func add(name: String, value: String) {
+        if isKnownValid && !(Self.isValidName(name) && Self.isValidValue(value)) { isKnownValid = false }
         fields.append((name, value))
+    }
+
+    /// Appends a field a parser has already checked (a token name, a value of field-value bytes).
+    mutating func addParsed(name: String, value: String) {
+        fields.append((name, value))
+    }
+
+    /// A field name as RFC 9110 §5.1 has it: a non-empty token.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { HTTPSyntax.isToken($0) }
+    }
+
+    /// A value that cannot split a message: no CR, LF or NUL.
+    static func isValidValue(_ value: String) -> Bool {
+        !value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
     }
 
     /// Replaces every field named `name` with one field.

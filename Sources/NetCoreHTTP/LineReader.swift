@@ -65,7 +65,8 @@ struct LineReader {
 
 /// Character classes from RFC 9110 §5.6.2 and §5.5.
 enum HTTPSyntax {
-    /// tchar: the characters of a token (method, field name, transfer coding).
+    /// tchar: the characters of a token (method, field name, transfer coding). The readable definition; the parser
+    /// uses `tokenMaskLow/High`, which a test checks against it.
     static let tokenTable: [Bool] = (0..<256).map { value in
         let byte = UInt8(value)
         switch byte {
@@ -77,11 +78,22 @@ enum HTTPSyntax {
         }
     }
 
+    /// `tokenTable` as two bit masks (bytes 0-63 and 64-127): a lookup in a global array goes through its lazy
+    /// initialiser (swift_once) on every byte, 18 calls for a small request head; masks of literals do not.
+    static let tokenMaskLow: UInt64 = 0x03ff_6cfa_0000_0000
+    static let tokenMaskHigh: UInt64 = 0x57ff_ffff_c7ff_fffe
+
     @inline(__always)
-    static func isToken(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+    static func isToken(_ byte: UInt8) -> Bool { isInMasks(byte, tokenMaskLow, tokenMaskHigh) }
+
+    @inline(__always)
+    static func isInMasks(_ byte: UInt8, _ low: UInt64, _ high: UInt64) -> Bool {
+        byte < 64 ? (low >> UInt64(byte)) & 1 != 0 : byte < 128 && (high >> UInt64(byte - 64)) & 1 != 0
+    }
 
     /// Bytes of `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986): unreserved, pct-encoded, sub-delims, ":" and the
-    /// brackets of an IP literal. Excludes space, "/", "?", "#" and "@" (no userinfo in Host).
+    /// brackets of an IP literal. Excludes space, "/", "?", "#" and "@" (no userinfo in Host). The readable
+    /// definition of `hostMaskLow/High`, checked against them by a test.
     static let hostTable: [Bool] = (0..<256).map { value in
         let byte = UInt8(value)
         switch byte {
@@ -93,8 +105,12 @@ enum HTTPSyntax {
         }
     }
 
+    /// `hostTable` as bit masks, as for tokens.
+    static let hostMaskLow: UInt64 = 0x2fff_7ff2_0000_0000
+    static let hostMaskHigh: UInt64 = 0x47ff_fffe_afff_fffe
+
     @inline(__always)
-    static func isHostByte(_ byte: UInt8) -> Bool { hostTable[Int(byte)] }
+    static func isHostByte(_ byte: UInt8) -> Bool { isInMasks(byte, hostMaskLow, hostMaskHigh) }
 
     /// `uri-host [ ":" port ]`, where the host is an IP literal in brackets or a name/IPv4 without ":"; empty is
     /// allowed (RFC 9112 §3.2).

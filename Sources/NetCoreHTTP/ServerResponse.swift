@@ -147,13 +147,9 @@ public final class ServerResponse: TickHandler {
         trailers = all
     }
 
-    static func isValidFieldName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { HTTPSyntax.isToken($0) }
-    }
+    static func isValidFieldName(_ name: String) -> Bool { HTTPHeaders.isValidName(name) }
 
-    static func isValidFieldValue(_ value: String) -> Bool {
-        !value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
-    }
+    static func isValidFieldValue(_ value: String) -> Bool { HTTPHeaders.isValidValue(value) }
 
     // MARK: - Head
 
@@ -168,7 +164,7 @@ public final class ServerResponse: TickHandler {
         if let statusMessage { self.statusMessage = statusMessage }
         if !headers.fields.isEmpty {
             if pendingFields.isEmpty {
-                if headers.fields.allSatisfy({ Self.isValidFieldName($0.name) && Self.isValidFieldValue($0.value) }) {
+                if headers.isKnownValid {
                     // The usual case (a handler's constant fields): share the array instead of copying it.
                     pendingFields = headers.fields
                 } else {

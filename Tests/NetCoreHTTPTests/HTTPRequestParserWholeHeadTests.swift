@@ -80,4 +80,11 @@ import Testing
         let longTarget = "GET /" + String(repeating: "t", count: 16) + " HTTP/1.1\r\nHost: h\r\n\r\n"
         #expect(Self.wholeHead(longTarget, limits: lineLimits) == nil)
     }
+
+    @Test func theByteClassMasks_equalTheirTables() {
+        for byte in 0...255 {
+            #expect(HTTPSyntax.isToken(UInt8(byte)) == HTTPSyntax.tokenTable[byte], "token class of byte \(byte)")
+            #expect(HTTPSyntax.isHostByte(UInt8(byte)) == HTTPSyntax.hostTable[byte], "host class of byte \(byte)")
+        }
+    }
 }

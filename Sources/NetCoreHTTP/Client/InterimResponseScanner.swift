@@ -69,7 +69,7 @@ struct InterimResponseScanner {
         )
         for line in lines {
             guard case .success(let (name, value)) = HTTPSyntax.parseField(line) else { return nil }
-            head.headers.add(name: name, value: value)
+            head.headers.addParsed(name: name, value: value)
         }
         return head
     }
