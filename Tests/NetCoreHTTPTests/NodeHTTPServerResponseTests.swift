@@ -149,6 +149,30 @@ import Testing
         ])
     }
 
+    /// `writeHead`'s own fields, with nothing set before (the path that takes a handler's fields whole when they
+    /// are known valid): an invalid name or a value with CR LF is dropped, the rest is sent.
+    @Test func writeHeadFields_withInvalidOnes_sendOnlyTheValidOnes() {
+        var response: WireResponse?
+        runHTTPLoop { loop in
+            let server = HTTP.createServer(loop: loop) { _, res in
+                let fields: HTTPHeaders = ["X-Good": "ok", "X-Bad": "evil\r\nInjected: yes", "Bad Name": "x"]
+                res.writeHead(200, headers: fields)
+                res.end("body")
+            }
+            server.listen(port: 0, host: "127.0.0.1") {
+                rawExchange(.port(server.address()!.port), loop: loop, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") {
+                    response = splitResponses($0).first
+                    server.close()
+                }
+            }
+        }
+        #expect(response?.field("X-Good") == "ok")
+        #expect(response?.field("X-Bad") == nil)
+        #expect(response?.field("Injected") == nil)
+        #expect(response?.field("Bad Name") == nil)
+        #expect(response?.body.text == "body")
+    }
+
     /// The header API (test-http-outgoing-proto / -response-setheaders): case-insensitive get/has/remove, names
     /// lower-cased in order, arrays sent as repeated fields, `writeHead` fields winning over `setHeader`, invalid
     /// values refused, nothing changing once the head is sent; and what a client receives.
