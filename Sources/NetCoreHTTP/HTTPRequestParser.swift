@@ -323,18 +323,29 @@ public struct HTTPRequestParser {
         // One pass for the fields every request is checked for (most requests have a Host and no body fields).
         var hostCount = 0
         var host = ""
-        var hasBodyFields = false
+        var contentLengthCount = 0
+        var contentLength = ""
+        var hasTransferEncoding = false
         for field in headers.fields {
             switch field.name.utf8.count {
             case 4 where HTTPHeaders.namesMatch(field.name, "Host"):
                 hostCount += 1
                 host = field.value
-            case 14 where HTTPHeaders.namesMatch(field.name, "Content-Length"): hasBodyFields = true
-            case 17 where HTTPHeaders.namesMatch(field.name, "Transfer-Encoding"): hasBodyFields = true
+            case 14 where HTTPHeaders.namesMatch(field.name, "Content-Length"):
+                contentLengthCount += 1
+                contentLength = field.value
+            case 17 where HTTPHeaders.namesMatch(field.name, "Transfer-Encoding"): hasTransferEncoding = true
             default: break
             }
         }
-        let framing = hasBodyFields ? try Self.framing(of: headers, version: version, limits: limits) : .none
+        let framing: HTTPBodyFraming
+        if !hasTransferEncoding && contentLengthCount == 1 {
+            framing = try Self.framing(contentLength: contentLength, limits: limits)
+        } else if hasTransferEncoding || contentLengthCount > 1 {
+            framing = try Self.framing(of: headers, version: version, limits: limits)
+        } else {
+            framing = .none
+        }
         // RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; no version may send two or an invalid one.
         if hostCount > 1 { throw HTTPParseError(status: 400, reason: "more than one Host header") }
         if hostCount == 0 && version.minor >= 1 { throw HTTPParseError(status: 400, reason: "missing Host header") }
@@ -389,17 +400,26 @@ public struct HTTPRequestParser {
             guard contentLengths.count == 1 else {
                 throw HTTPParseError(status: 400, reason: "duplicate Content-Length")
             }
-            let text = contentLengths[0]
-            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-                let length = Int(text)
-            else {
-                throw HTTPParseError(status: 400, reason: "invalid Content-Length")
-            }
-            guard length <= limits.maxBodyBytes else {
-                throw HTTPParseError(status: 413, reason: "request body too large")
-            }
-            return length == 0 ? .none : .contentLength(length)
+            return try framing(contentLength: contentLengths[0], limits: limits)
         }
         return .none
+    }
+
+    /// The framing of one `Content-Length` value (no Transfer-Encoding): 1 to 18 digits, within the body limit.
+    static func framing(contentLength text: String, limits: Limits) throws(HTTPParseError) -> HTTPBodyFraming {
+        var length = 0
+        var digits = 0
+        for byte in text.utf8 {
+            guard byte >= 0x30 && byte <= 0x39, digits < 18 else {
+                throw HTTPParseError(status: 400, reason: "invalid Content-Length")
+            }
+            length = length * 10 + Int(byte - 0x30)
+            digits += 1
+        }
+        guard digits > 0 else { throw HTTPParseError(status: 400, reason: "invalid Content-Length") }
+        guard length <= limits.maxBodyBytes else {
+            throw HTTPParseError(status: 413, reason: "request body too large")
+        }
+        return length == 0 ? .none : .contentLength(length)
     }
 }

@@ -29,9 +29,10 @@ final class RestApp {
     static let textType: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
     private let files: StaticFiles
     private let bodyLimit: Int
-    private let log: (String) -> Void
+    /// Where the seed's `console.log` lines go; nil (`--quiet`) builds none of them.
+    private let log: ((String) -> Void)?
 
-    init(files: StaticFiles, bodyLimit: Int = Body.defaultLimit, log: @escaping (String) -> Void) {
+    init(files: StaticFiles, bodyLimit: Int = Body.defaultLimit, log: ((String) -> Void)?) {
         self.files = files
         self.bodyLimit = bodyLimit
         self.log = log
@@ -107,7 +108,7 @@ final class RestApp {
             case .failure(let error):
                 error.respond(to: response)
             case .success(let text):
-                log("\(label) 본문(Body): \(text)")
+                log?("\(label) 본문(Body): \(text)")  // not even built when quiet
                 let value: JSONValue
                 do {
                     value = try JSONValue.parse(text)

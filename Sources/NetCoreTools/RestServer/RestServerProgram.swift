@@ -56,7 +56,7 @@ public enum RestServerProgram {
             return { loop in
                 var configuration = settings.configuration
                 configuration.limits.maxBodyBytes = limit
-                let app = RestApp(files: files, bodyLimit: limit) { line in if !quiet { Console.line(line) } }
+                let app = RestApp(files: files, bodyLimit: limit, log: quiet ? nil : { Console.line($0) })
                 // The server keeps the app: the handler is its only owner.
                 return HTTPServer(loop: loop, configuration: configuration) { request, response in
                     app.router.handle(request, response)
