@@ -202,9 +202,12 @@ public final class TLSSocket: Socket {
     /// The server that accepted this socket (nil for a client, and after close).
     var acceptingServer: TLSServer? { tlsServer }
 
+    /// The socket was destroyed: drop what could keep it alive (listeners capturing it, the server).
     func connectionDidClose() {
         tlsServer = nil
         secureConnectListeners.removeAll()
+        keylogListeners.removeAll()
+        sessionListeners.removeAll()
     }
 }
 
@@ -223,8 +226,8 @@ extension TLSSocket {
 }
 
 extension TLSSocket {
-    /// A session the server offered for resumption, serialised (client sockets; Node's `session` event). Pass it
-    /// as `ConnectOptions.session` to resume.
+    /// Has OpenSSL hand new sessions to `newSessionCallback` (client sockets; Node enables it with the first
+    /// `session` listener): a client cache that keeps nothing itself.
     fileprivate func enableSessionEvents() {
         let context = connection.context.pointer
         _ = netcore_SSL_CTX_set_session_cache_mode(
