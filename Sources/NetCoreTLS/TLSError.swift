@@ -45,18 +45,30 @@ public struct TLSError: Error, Equatable, Sendable, CustomStringConvertible {
         let reason = ERR_reason_error_string(packed).map { String(cString: $0) }
         self.init(
             code: TLSError.nodeCode(
-                libraryNumber: Int32(truncatingIfNeeded: (packed >> 23) & 0xFF), library: library, reason: reason),
+                libraryNumber: ERR_GET_LIB(packed), library: library, reason: reason),
             message: line, library: library, reason: reason)
     }
 
-    /// Node's rule (its crypto error decoration): `ERR_SSL_` for the SSL library, else `ERR_OSSL_` and the library's
-    /// name without " routines"; then the reason; both upper-cased with spaces as underscores.
+    /// Node's rule (its crypto error decoration, `error::Decorate`): `ERR_SSL_` for the SSL library; `ERR_OSSL_` and
+    /// Node's name for the libraries in its table (`X509_`, `X509V3_`, `PEM_`, `EVP_`, ...); just `ERR_OSSL_` for the
+    /// others (OpenSSL 3's `Provider`, `DECODER`, ... routines: `ERR_OSSL_BAD_DECRYPT`, `ERR_OSSL_UNSUPPORTED`); then
+    /// the reason, upper-cased with spaces as underscores. `library` is not used: Node names by number, and OpenSSL's
+    /// library texts ("x509 certificate routines") do not give Node's names.
     static func nodeCode(libraryNumber: Int32, library: String?, reason: String?) -> String {
-        func part(_ text: String) -> String { String(text.uppercased().map { $0 == " " ? "_" : $0 }) }
-        let reasonPart = part(reason ?? "unknown error")
+        let reasonPart = String((reason ?? "unknown error").uppercased().map { $0 == " " ? "_" : $0 })
         if libraryNumber == ERR_LIB_SSL { return "ERR_SSL_" + reasonPart }
-        guard var name = library else { return "ERR_OSSL_" + reasonPart }
-        if name.hasSuffix(" routines") { name.removeLast(" routines".count) }
-        return "ERR_OSSL_" + part(name) + "_" + reasonPart
+        return "ERR_OSSL_" + (nodeLibraryNames[libraryNumber].map { $0 + "_" } ?? "") + reasonPart
     }
+
+    /// Node's `OSSL_ERROR_CODES_MAP`: the libraries whose name goes into the code.
+    private static let nodeLibraryNames: [Int32: String] = [
+        ERR_LIB_SYS: "SYS", ERR_LIB_BN: "BN", ERR_LIB_RSA: "RSA", ERR_LIB_DH: "DH", ERR_LIB_EVP: "EVP",
+        ERR_LIB_BUF: "BUF", ERR_LIB_OBJ: "OBJ", ERR_LIB_PEM: "PEM", ERR_LIB_DSA: "DSA", ERR_LIB_X509: "X509",
+        ERR_LIB_ASN1: "ASN1", ERR_LIB_CONF: "CONF", ERR_LIB_CRYPTO: "CRYPTO", ERR_LIB_EC: "EC", ERR_LIB_BIO: "BIO",
+        ERR_LIB_PKCS7: "PKCS7", ERR_LIB_X509V3: "X509V3", ERR_LIB_PKCS12: "PKCS12", ERR_LIB_RAND: "RAND",
+        ERR_LIB_DSO: "DSO", ERR_LIB_ENGINE: "ENGINE", ERR_LIB_OCSP: "OCSP", ERR_LIB_UI: "UI", ERR_LIB_COMP: "COMP",
+        ERR_LIB_ECDSA: "ECDSA", ERR_LIB_ECDH: "ECDH", ERR_LIB_OSSL_STORE: "OSSL_STORE", ERR_LIB_FIPS: "FIPS",
+        ERR_LIB_CMS: "CMS", ERR_LIB_TS: "TS", ERR_LIB_HMAC: "HMAC", ERR_LIB_CT: "CT", ERR_LIB_ASYNC: "ASYNC",
+        ERR_LIB_KDF: "KDF", ERR_LIB_SM2: "SM2", ERR_LIB_USER: "USER",
+    ]
 }

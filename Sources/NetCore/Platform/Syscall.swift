@@ -81,6 +81,11 @@ enum Posix {
         try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// `pread` of a regular file (a file region written through a transport); the count read, 0 at end of file.
+    static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int {
+        try syscallChecked("pread") { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
     static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
         try syscall("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }

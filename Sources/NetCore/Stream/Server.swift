@@ -21,6 +21,9 @@ public final class Server: IOHandler {
     public var reusePort = false
     /// The listen backlog used by `listen`.
     public var backlog: Int32 = 511
+    /// Makes the socket for an accepted descriptor when accepted connections are not plain sockets (NetCoreTLS's
+    /// servers make `TLSSocket`s); nil: a plain `Socket`.
+    package var acceptedSocketFactory: ((Int32, Server) -> Socket)?
 
     var fd: FileDescriptor?
     private var reserveFD: FileDescriptor?
@@ -302,7 +305,7 @@ public final class Server: IOHandler {
                 continue
             }
             connections += 1
-            let socket = Socket(accepted: accepted, server: self)
+            let socket = acceptedSocketFactory?(accepted, self) ?? Socket(accepted: accepted, server: self)
             // An intrusive list (two references in each socket) rather than a set: idle connections stay small.
             socket.nextConnection = firstConnection
             firstConnection?.previousConnection = socket

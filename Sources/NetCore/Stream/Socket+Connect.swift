@@ -10,7 +10,7 @@ extension Socket {
     /// Connects over TCP, resolving `host` off the loop thread and trying each address in turn.
     /// `callback` runs on `connect`. Failures arrive as `error` then `close(true)`.
     @discardableResult
-    public func connect(port: Int, host: String = "localhost", _ callback: (() -> Void)? = nil) -> Socket {
+    public final func connect(port: Int, host: String = "localhost", _ callback: (() -> Void)? = nil) -> Socket {
         loop.assertInLoop()
         guard beginConnect(callback) else { return self }
         guard (0...65535).contains(port) else {
@@ -53,7 +53,7 @@ extension Socket {
 
     /// Connects to the Unix-domain socket at `path` (a leading NUL names an abstract socket).
     @discardableResult
-    public func connect(path: String, _ callback: (() -> Void)? = nil) -> Socket {
+    public final func connect(path: String, _ callback: (() -> Void)? = nil) -> Socket {
         loop.assertInLoop()
         guard beginConnect(callback) else { return self }
         do {

@@ -6,7 +6,7 @@ extension Socket {
 
     /// Adds a listener for `event`, called every time it fires.
     @discardableResult
-    public func on<Payload>(_ event: Event<Payload>, _ listener: @escaping (Payload) -> Void) -> Socket {
+    public final func on<Payload>(_ event: Event<Payload>, _ listener: @escaping (Payload) -> Void) -> Socket {
         loop.assertInLoop()
         event.add(self, listener, false)
         return self
@@ -14,7 +14,7 @@ extension Socket {
 
     /// Adds a listener for `event` that runs at most once.
     @discardableResult
-    public func once<Payload>(_ event: Event<Payload>, _ listener: @escaping (Payload) -> Void) -> Socket {
+    public final func once<Payload>(_ event: Event<Payload>, _ listener: @escaping (Payload) -> Void) -> Socket {
         loop.assertInLoop()
         event.add(self, listener, true)
         return self

@@ -8,25 +8,25 @@ extension Socket {
     /// sent after it. Writing after `end()` (or after the peer ended a socket that does not allow half-open) makes
     /// the socket emit `error` and close.
     @discardableResult
-    public func write(_ parts: Buffer...) -> Bool {
+    public final func write(_ parts: Buffer...) -> Bool {
         write(contentsOf: parts)
     }
 
     /// Queues `first` then `second` (the common "prefix + data" shape) without building a variadic array.
     @discardableResult
-    public func write(_ first: Buffer, _ second: Buffer) -> Bool {
+    public final func write(_ first: Buffer, _ second: Buffer) -> Bool {
         write(contentsOf: CollectionOfTwo(first, second))
     }
 
     /// Queues the UTF-8 bytes of `string`; see `write(_:)`.
     @discardableResult
-    public func write(_ string: String) -> Bool {
+    public final func write(_ string: String) -> Bool {
         write(contentsOf: CollectionOfOne(Buffer(string)))
     }
 
     /// Queues `bytes`; see `write(_:)`.
     @discardableResult
-    public func write(_ bytes: [UInt8]) -> Bool {
+    public final func write(_ bytes: [UInt8]) -> Bool {
         write(contentsOf: CollectionOfOne(Buffer(bytes)))
     }
 
@@ -34,19 +34,19 @@ extension Socket {
     /// one buffer rather than the generic one (whose unspecialised iteration looked up `Optional` metadata on every
     /// element: about 1,900 instructions per HTTP response, callgrind).
     @discardableResult
-    public func write(_ buffer: Buffer) -> Bool {
+    public final func write(_ buffer: Buffer) -> Bool {
         writeCollection(CollectionOfOne(buffer))
     }
 
     /// Queues every buffer of `parts` in order; see `write(_:)`. Specialised for arrays, for callers in other modules.
     @discardableResult
-    public func write(contentsOf parts: [Buffer]) -> Bool {
+    public final func write(contentsOf parts: [Buffer]) -> Bool {
         writeCollection(parts)
     }
 
     /// Queues every buffer of `parts` in order; see `write(_:)`.
     @discardableResult
-    public func write(contentsOf parts: some Collection<Buffer>) -> Bool {
+    public final func write(contentsOf parts: some Collection<Buffer>) -> Bool {
         writeCollection(parts)
     }
 
@@ -60,6 +60,9 @@ extension Socket {
             destroy(peerEnded && !allowHalfOpen ? .endedByOtherParty : .writeAfterEnd)
             return false
         }
+        if let transport {
+            return write(parts, through: transport)
+        }
         if writeQueue.isEmpty && !isConnecting && parts.count <= 2, let fd = fd?.rawValue {
             return writeDirectly(parts, to: fd)
         }
@@ -70,6 +73,21 @@ extension Socket {
         }
         bytesWritten += total
         return flushAfterQueueing()
+    }
+
+    /// `write` for a socket with a transport: the bytes go through it (and come back through `transportWillSend`);
+    /// the mark counts what the transport holds as well as the queue.
+    private func write(_ parts: some Collection<Buffer>, through transport: any SocketTransport) -> Bool {
+        var total = 0
+        for part in parts where !part.isEmpty {
+            total += part.count
+            transport.write(part.bytes)
+        }
+        bytesWritten += total
+        let belowMark = writeQueue.byteCount + transport.pendingByteCount < writableHighWaterMark
+        if !belowMark { needDrain = true }
+        if !isConnecting && fd != nil && !isDestroyed { flushWrites() }
+        return belowMark
     }
 
     /// Node's return value for a write just queued (computed from the queue length including it, before trying to
@@ -160,7 +178,7 @@ extension Socket {
     /// at once when the write is refused). If the file turns out shorter than the region, the socket is destroyed
     /// with EIO: whatever framing promised those bytes cannot be honoured.
     @discardableResult
-    public func write(file descriptor: Int32, offset: Int, count: Int, closesDescriptor: Bool) -> Bool {
+    public final func write(file descriptor: Int32, offset: Int, count: Int, closesDescriptor: Bool) -> Bool {
         precondition(offset >= 0 && count >= 0, "a file region has a non-negative offset and count")
         // Built first so the descriptor is closed on every path below that drops it.
         let region = FileRegion(
@@ -175,6 +193,16 @@ extension Socket {
             destroy(peerEnded && !allowHalfOpen ? .endedByOtherParty : .writeAfterEnd)
             return false
         }
+        if let transport {
+            // A transport transforms bytes, so sendfile(2) cannot skip user space: the transport reads the region a
+            // piece at a time as the queue drains, so a file of any size costs one piece of memory.
+            transport.write(file: region)
+            bytesWritten += count
+            let belowMark = writeQueue.byteCount + transport.pendingByteCount < writableHighWaterMark
+            if !belowMark { needDrain = true }
+            if !isConnecting && fd != nil && !isDestroyed { flushWrites() }
+            return belowMark
+        }
         writeQueue.append(file: region)
         bytesWritten += count
         return flushAfterQueueing()
@@ -183,21 +211,26 @@ extension Socket {
     /// Writes what the kernel takes now; the rest waits for writability.
     func flushWrites() {
         guard let fd = fd?.rawValue, !isDestroyed else { return }
-        let result: WriteQueue.FlushResult
-        do {
-            result = try writeQueue.flush(
-                writeOne: { buffer throws(SystemError) in try Posix.send(fd, buffer) },
-                writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) },
-                writeFile: { file, offset, count throws(SystemError) in
-                    try Posix.sendfile(fd, from: file, offset: offset, count: count)
-                }
-            )
-        } catch {
-            destroy(SocketError(error))
-            return
-        }
+        var result: WriteQueue.FlushResult
+        repeat {
+            do {
+                result = try writeQueue.flush(
+                    writeOne: { buffer throws(SystemError) in try Posix.send(fd, buffer) },
+                    writeMany: { iovecs throws(SystemError) in try Posix.sendmsg(fd, iovecs) },
+                    writeFile: { file, offset, count throws(SystemError) in
+                        try Posix.sendfile(fd, from: file, offset: offset, count: count)
+                    }
+                )
+            } catch {
+                destroy(SocketError(error))
+                return
+            }
+            // The kernel took everything: a transport holding more (a file being read, writes behind it) encodes
+            // the next piece into the queue, so what it holds never waits on a full kernel buffer.
+        } while result == .drained && refillFromTransport()
+        guard !isDestroyed else { return }
         touch()
-        if result == .drained {
+        if result == .drained && (transport?.pendingByteCount ?? 0) == 0 {
             if needDrain {
                 needDrain = false
                 emitDrainOnNextTick()
@@ -209,11 +242,18 @@ extension Socket {
         updateInterest()
     }
 
+    /// Asks the transport for more bytes once the queue drained; true when it queued some.
+    private func refillFromTransport() -> Bool {
+        guard let transport, transport.pendingByteCount > 0 else { return false }
+        transport.writeQueueDidDrain()
+        return !isDestroyed && !writeQueue.isEmpty
+    }
+
     /// Half-closes the socket: sends FIN once everything queued is written, then emits `finish`. The socket closes
     /// when the peer has ended too (or at once if it already has). `callback` runs on `finish`; if the socket has
     /// already finished, on the next tick (as Node does), never not at all.
     @discardableResult
-    public func end(_ callback: (() -> Void)? = nil) -> Socket {
+    public final func end(_ callback: (() -> Void)? = nil) -> Socket {
         loop.assertInLoop()
         if let callback {
             if finishEmitted {
@@ -224,6 +264,11 @@ extension Socket {
         }
         guard !endCalled, !isDestroyed else { return self }
         endCalled = true
+        if let transport {
+            transport.didEnd()
+            if !isConnecting && fd != nil && !isDestroyed { flushWrites() }
+            return self
+        }
         if !isConnecting && fd != nil && writeQueue.isEmpty {
             sendShutdown()
         }
@@ -232,14 +277,14 @@ extension Socket {
 
     /// Writes `data`, then ends; see `end(_:)`.
     @discardableResult
-    public func end(_ data: Buffer, _ callback: (() -> Void)? = nil) -> Socket {
+    public final func end(_ data: Buffer, _ callback: (() -> Void)? = nil) -> Socket {
         write(data)
         return end(callback)
     }
 
     /// shutdown(SHUT_WR) after the queue drained; `finish` follows on the next tick.
     func sendShutdown() {
-        guard let fd = fd?.rawValue, !shutdownSent else { return }
+        guard let fd = fd?.rawValue, !shutdownSent, transport?.allowsShutdown ?? true else { return }
         shutdownSent = true
         do {
             try Posix.shutdownWrite(fd)
@@ -262,10 +307,11 @@ extension Socket {
 
     /// Closes the socket at once, dropping queued writes. Emits `close(false)`, or `error` then `close(true)` when
     /// given an error, on the next tick. Later calls do nothing.
-    public func destroy(_ error: SocketError? = nil) {
+    public final func destroy(_ error: SocketError? = nil) {
         loop.assertInLoop()
         guard !isDestroyed else { return }
         isDestroyed = true
+        transport?.didDestroy()
         idle?.timer?.cancel()
         idle = nil
         closeDescriptor()
@@ -299,7 +345,7 @@ extension Socket {
     }
 
     /// Ends the socket once queued writes are flushed, then closes (Node's `destroySoon`).
-    public func destroySoon() {
+    public final func destroySoon() {
         if endCalled && finishEmitted {
             destroy()
         } else {
@@ -309,7 +355,7 @@ extension Socket {
     }
 
     /// Sends a TCP RST instead of FIN (SO_LINGER 0), then destroys (Node's `resetAndDestroy`).
-    public func resetAndDestroy() {
+    public final func resetAndDestroy() {
         if let fd = fd?.rawValue {
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
             _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -321,7 +367,7 @@ extension Socket {
 
     /// Disables Nagle's algorithm (TCP_NODELAY) when `noDelay` is true. Ignored for Unix sockets.
     @discardableResult
-    public func setNoDelay(_ noDelay: Bool = true) -> Socket {
+    public final func setNoDelay(_ noDelay: Bool = true) -> Socket {
         if let fd = fd?.rawValue, remoteSocketAddress?.family != .unix {
             try? Posix.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, noDelay ? 1 : 0)
         }
@@ -330,7 +376,7 @@ extension Socket {
 
     /// Enables TCP keep-alive probes after `initialDelay` milliseconds of idleness (0 keeps the system default).
     @discardableResult
-    public func setKeepAlive(_ enable: Bool = false, initialDelay: Int = 0) -> Socket {
+    public final func setKeepAlive(_ enable: Bool = false, initialDelay: Int = 0) -> Socket {
         if let fd = fd?.rawValue, remoteSocketAddress?.family != .unix {
             try? Posix.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0)
             if enable && initialDelay > 0 {

@@ -3,7 +3,12 @@
 /// Events arrive in Node's order: `data* → end → finish → close(false)` for a clean close; `destroy()` gives only
 /// `close(false)`; `destroy(error)` and a peer reset give `error` then `close(true)`. Error, close and failed-connect
 /// events never fire inside the call that caused them. Loop-confined: use it on its loop's thread only.
-public final class Socket: IOHandler {
+///
+/// `open` only so NetCoreTLS's `TLSSocket` can be a `Socket` (Node's `TLSSocket extends net.Socket`), which lets
+/// every consumer of sockets (`Server`'s listeners, `HTTPServer`) take either unchanged. Nothing is overridable:
+/// every public member is `final` and the rest is internal, so calls stay static (no vtable on the hot path), and
+/// the one variation point is `transport`, a stored hook that is nil for a plain socket.
+open class Socket: IOHandler {
     /// Node's `socket.readyState`.
     public enum ReadyState: String, Sendable {
         case opening, open, readOnly, writeOnly, closed
@@ -20,7 +25,7 @@ public final class Socket: IOHandler {
     /// Whether the socket stays writable after the peer's FIN until `end()` is called (Node's `allowHalfOpen`).
     public let allowHalfOpen: Bool
     /// `write()` returns false once this many bytes are queued (Node's `writableHighWaterMark`, 16 KiB).
-    @exclusivity(unchecked) public var writableHighWaterMark = 16 * 1024
+    @exclusivity(unchecked) public final var writableHighWaterMark = 16 * 1024
 
     // `@exclusivity(unchecked)` on the state below: a socket is confined to its loop's thread, and no method keeps
     // an access to these properties open across a call into user code (listeners are emitted from copies), so the
@@ -66,13 +71,13 @@ public final class Socket: IOHandler {
     @exclusivity(unchecked) var idle: IdleTimeoutState?
 
     /// Bytes received.
-    @exclusivity(unchecked) public private(set) var bytesRead = 0
+    @exclusivity(unchecked) public private(set) final var bytesRead = 0
     /// Bytes accepted by `write()` (sent or still queued), as Node counts them.
-    @exclusivity(unchecked) public internal(set) var bytesWritten = 0
+    @exclusivity(unchecked) public internal(set) final var bytesWritten = 0
     /// The address of the other end, once connected.
-    public var remoteSocketAddress: SocketAddress? { addresses?.remote }
+    public final var remoteSocketAddress: SocketAddress? { addresses?.remote }
     /// The local address, once connected.
-    public var localSocketAddress: SocketAddress? { addresses?.local }
+    public final var localSocketAddress: SocketAddress? { addresses?.local }
 
     @exclusivity(unchecked) var dataListeners = Listeners<Buffer>()
     @exclusivity(unchecked) var endListeners = Listeners<Void>()
@@ -88,6 +93,9 @@ public final class Socket: IOHandler {
         return created
     }
     @exclusivity(unchecked) var addressCache: AddressCache?
+    /// What lies between this stream and its descriptor when it is not the descriptor itself (TLS); nil for a plain
+    /// socket, whose paths test only this and go straight to the kernel. See `SocketTransport`.
+    @exclusivity(unchecked) package final var transport: (any SocketTransport)?
 
     /// How many bytes are buffered for a socket with no `data` listener before it stops reading from the kernel.
     static let readableHighWaterMark = 16 * 1024
@@ -100,8 +108,9 @@ public final class Socket: IOHandler {
         self.allowHalfOpen = allowHalfOpen
     }
 
-    /// A socket for a descriptor returned by accept.
-    init(accepted rawFD: Int32, server: Server) {
+    /// A socket for a descriptor returned by accept (also what a subclass accepted by a server calls; it installs
+    /// its transport right after this returns, before the loop can report anything).
+    package init(accepted rawFD: Int32, server: Server) {
         self.loop = server.loop
         self.allowHalfOpen = server.allowHalfOpen
         self.fd = SocketDescriptor(rawValue: rawFD)
@@ -113,7 +122,7 @@ public final class Socket: IOHandler {
     // MARK: - State
 
     /// Node's `readyState`: `opening`, `open`, `readOnly`, `writeOnly` or `closed`.
-    public var readyState: ReadyState {
+    public final var readyState: ReadyState {
         if isConnecting { return .opening }
         let readable = !isDestroyed && !endEmitted
         let writable = !isDestroyed && !endCalled
@@ -126,28 +135,28 @@ public final class Socket: IOHandler {
     }
 
     /// Whether `destroy()` has been called or the socket closed itself.
-    public var destroyed: Bool { isDestroyed }
+    public final var destroyed: Bool { isDestroyed }
     /// Whether a connection attempt is in progress.
-    public var connecting: Bool { isConnecting }
+    public final var connecting: Bool { isConnecting }
     /// Whether `end()` has been called.
-    public var writableEnded: Bool { endCalled }
+    public final var writableEnded: Bool { endCalled }
     /// Bytes queued in user space, waiting for the kernel (Node's `writableLength`).
-    public var writableLength: Int { writeQueue.byteCount }
+    public final var writableLength: Int { writeQueue.byteCount + (transport?.pendingByteCount ?? 0) }
     /// Whether reading has been paused with `pause()`.
-    public var isPaused: Bool { flowing == false }
+    public final var isPaused: Bool { flowing == false }
 
     /// The remote IP address (Node's `remoteAddress`), nil for Unix sockets and before connecting.
-    public var remoteAddress: String? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.host } }
+    public final var remoteAddress: String? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.host } }
     /// The remote port, nil for Unix sockets and before connecting.
-    public var remotePort: Int? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.port } }
+    public final var remotePort: Int? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.port } }
     /// `"IPv4"` or `"IPv6"`, nil for Unix sockets.
-    public var remoteFamily: String? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.family.rawValue } }
+    public final var remoteFamily: String? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.family.rawValue } }
     /// The local IP address, nil for Unix sockets.
-    public var localAddress: String? { localSocketAddress.flatMap { $0.family == .unix ? nil : $0.host } }
+    public final var localAddress: String? { localSocketAddress.flatMap { $0.family == .unix ? nil : $0.host } }
     /// The local port, nil for Unix sockets.
-    public var localPort: Int? { localSocketAddress.flatMap { $0.family == .unix ? nil : $0.port } }
+    public final var localPort: Int? { localSocketAddress.flatMap { $0.family == .unix ? nil : $0.port } }
     /// The local address (Node's `socket.address()`).
-    public func address() -> SocketAddress? { localSocketAddress }
+    public final func address() -> SocketAddress? { localSocketAddress }
 
     // MARK: - Connection established
 
@@ -157,6 +166,7 @@ public final class Socket: IOHandler {
         connectState = nil
         touch()
         updateAlive()
+        transport?.connectionDidOpen()
         if server == nil {
             rare?.connect.emit(())
             rare?.ready.emit(())
@@ -215,6 +225,10 @@ public final class Socket: IOHandler {
     }
 
     private func readFromKernel() {
+        if let transport {
+            readThrough(transport)
+            return
+        }
         let buffer = loop.readBuffer
         for _ in 0..<Self.readsPerEvent {
             guard wantsRead, let fd = fd?.rawValue else { return }
@@ -241,6 +255,30 @@ public final class Socket: IOHandler {
             touch()
             deliver(chunk)
             // A short read means the kernel buffer is empty; don't spend a syscall to learn that again.
+            if count < buffer.count { return }
+        }
+    }
+
+    /// Reads for a socket with a transport: the bytes go to the transport straight from the loop's buffer (it copies
+    /// what it keeps, e.g. into OpenSSL's read BIO) and come back, transformed, through `transportDidDecode`.
+    private func readThrough(_ transport: any SocketTransport) {
+        let buffer = loop.readBuffer
+        for _ in 0..<Self.readsPerEvent {
+            guard wantsRead, let fd = fd?.rawValue else { return }
+            let count: Int
+            do {
+                guard case .processed(let n) = try Posix.read(fd, buffer) else { return }
+                count = n
+            } catch {
+                destroy(SocketError(error))
+                return
+            }
+            if count == 0 {
+                transport.didReceiveEOF()
+                return
+            }
+            touch()
+            transport.didReceive(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
             if count < buffer.count { return }
         }
     }
@@ -289,7 +327,7 @@ public final class Socket: IOHandler {
         updateInterest()
     }
 
-    private func didReceiveEOF() {
+    func didReceiveEOF() {
         readEnded = true
         updateInterest()
         if unconsumed.isEmpty {
@@ -319,7 +357,7 @@ public final class Socket: IOHandler {
 
     /// Stops reading from the kernel; data stays in the kernel's buffer (flow control reaches the peer).
     @discardableResult
-    public func pause() -> Socket {
+    public final func pause() -> Socket {
         flowing = false
         updateInterest()
         return self
@@ -327,7 +365,7 @@ public final class Socket: IOHandler {
 
     /// Starts or restarts reading, first delivering anything buffered while paused.
     @discardableResult
-    public func resume() -> Socket {
+    public final func resume() -> Socket {
         flowing = true
         if !unconsumed.isEmpty || (readEnded && !endEmitted) {
             loop.nextTick { [self] in flushUnconsumed() }
@@ -339,7 +377,7 @@ public final class Socket: IOHandler {
     /// Decodes incoming bytes as text: `data` chunks then hold only whole characters, and a truncated
     /// trailing sequence becomes U+FFFD before `end`.
     @discardableResult
-    public func setEncoding(_ encoding: Encoding = .utf8) -> Socket {
+    public final func setEncoding(_ encoding: Encoding = .utf8) -> Socket {
         if textDecoder == nil { textDecoder = TextDecoderBox() }
         return self
     }
@@ -362,7 +400,7 @@ public final class Socket: IOHandler {
 
     /// Lets the loop end while this socket is open (Node's `socket.unref()`).
     @discardableResult
-    public func unref() -> Socket {
+    public final func unref() -> Socket {
         isReferenced = false
         updateAlive()
         return self
@@ -370,7 +408,7 @@ public final class Socket: IOHandler {
 
     /// Makes this socket keep the loop alive again.
     @discardableResult
-    public func ref() -> Socket {
+    public final func ref() -> Socket {
         isReferenced = true
         updateAlive()
         return self
@@ -387,7 +425,7 @@ public final class Socket: IOHandler {
     /// Emits `timeout` after `milliseconds` without reads or writes; 0 disables. The socket is not closed:
     /// that is the listener's decision, as in Node. The timer does not keep the loop alive.
     @discardableResult
-    public func setTimeout(_ milliseconds: Int, _ callback: (() -> Void)? = nil) -> Socket {
+    public final func setTimeout(_ milliseconds: Int, _ callback: (() -> Void)? = nil) -> Socket {
         let idle = self.idle ?? IdleTimeoutState()
         self.idle = idle
         idle.timeout = max(0, milliseconds)
@@ -490,4 +528,76 @@ extension Socket {
         Posix.close(fd.rawValue)
         self.fd = nil
     }
+}
+
+/// What lies under a socket's stream state machine when it is not the plain descriptor: NetCoreTLS's TLS session.
+///
+/// The socket keeps everything Node's `net.Socket` defines (events and their order, flowing and paused modes,
+/// `allowHalfOpen`, the high-water mark and `drain`, timeouts, the gathering write queue, `MSG_NOSIGNAL`,
+/// half-close); the transport only transforms bytes. Raw bytes read from the descriptor go to `didReceive`, and what
+/// they decode to comes back through `transportDidDecode`; bytes written by the user go to `write`, and what they
+/// encode to comes back through `transportWillSend`. The socket consults the transport only where it must:
+/// `pendingByteCount` (bytes accepted but not yet in the write queue) counts toward `writableLength`, the
+/// high-water mark and `drain`; `allowsShutdown` holds FIN back until the transport's closing bytes are queued.
+package protocol SocketTransport: AnyObject {
+    /// The descriptor is connected (accepted, or the connection attempt completed): start talking.
+    func connectionDidOpen()
+    /// Bytes read from the descriptor; valid only during the call.
+    func didReceive(_ bytes: UnsafeRawBufferPointer)
+    /// The descriptor reached end of stream. The transport decides what that means: the end of the stream
+    /// (`Socket.transportDidReachEnd()`) or an error (`destroy(_:)`).
+    func didReceiveEOF()
+    /// Bytes from `write()`, in order.
+    func write(_ bytes: [UInt8])
+    /// A file region from `write(file:)`, in order with the bytes around it; read (`FileRegion.readPiece`) when
+    /// the queue drains.
+    func write(file region: FileRegion)
+    /// The socket's write queue drained and `pendingByteCount` is not zero: queue the next piece (through
+    /// `transportWillSend`), without flushing (the socket is flushing).
+    func writeQueueDidDrain()
+    /// `end()` was called: queue whatever closes the transport's own stream.
+    func didEnd()
+    /// The socket was destroyed; drop timers and state (no more bytes go out).
+    func didDestroy()
+    /// Bytes accepted by `write` that are not yet in the socket's write queue (e.g. plaintext waiting for a handshake).
+    var pendingByteCount: Int { get }
+    /// Whether FIN may follow once the write queue drains (false until the transport's closing bytes are queued).
+    var allowsShutdown: Bool { get }
+}
+
+extension Socket {
+    // MARK: - The transport's side
+
+    /// Bytes the transport decoded from what was read: delivered as a read of the plain socket would be.
+    package final func transportDidDecode(_ chunk: Buffer) {
+        guard !isDestroyed, !chunk.isEmpty else { return }
+        bytesRead += chunk.count
+        deliver(chunk)
+    }
+
+    /// The transport's stream ended cleanly (TLS close_notify, or a FIN it accepts as the end): `end` as for a FIN.
+    package final func transportDidReachEnd() {
+        guard !isDestroyed, !readEnded else { return }
+        didReceiveEOF()
+    }
+
+    /// Bytes the transport wants sent, queued after everything before them; `transportFlush()` sends them.
+    package final func transportWillSend(_ bytes: [UInt8]) {
+        guard !isDestroyed else { return }
+        writeQueue.append(bytes)
+    }
+
+    /// Sends what is queued (and FIN if `end()` was called and the transport allows it), once connected.
+    package final func transportFlush() {
+        guard !isDestroyed, !isConnecting, fd != nil else { return }
+        flushWrites()
+    }
+
+    /// Whether `end()` has been called (the transport may need to close its own stream once it can).
+    package final var transportEndCalled: Bool { endCalled }
+
+    /// Scratch space for the transport's output (decoded bytes before they are copied out): the loop's read buffer,
+    /// whose ciphertext the transport has already consumed when `didReceive` gets to decoding. Never valid across
+    /// calls.
+    package final var transportScratch: UnsafeMutableRawBufferPointer { loop.readBuffer }
 }

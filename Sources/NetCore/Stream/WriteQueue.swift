@@ -1,11 +1,12 @@
 @preconcurrency import Glibc
 
 /// A stretch of an open file queued for sending with sendfile(2): its bytes go from the page cache to the socket
-/// without passing through user space, and queuing it costs no memory however large it is.
-final class FileRegion {
+/// without passing through user space, and queuing it costs no memory however large it is. Under a transport (TLS)
+/// the bytes must pass through user space: the transport reads it a piece at a time with `readPiece`.
+package final class FileRegion {
     let descriptor: Int32
     private(set) var offset: Int
-    private(set) var remaining: Int
+    package private(set) var remaining: Int
     private let closesDescriptor: Bool
 
     init(descriptor: Int32, offset: Int, count: Int, closesDescriptor: Bool) {
@@ -18,6 +19,27 @@ final class FileRegion {
     func advance(_ count: Int) {
         offset += count
         remaining -= count
+    }
+
+    /// Reads up to `limit` bytes from the region's front (pread(2)) and advances past them. A file that ends before
+    /// the region does is EIO, as for sendfile: the bytes promised around it can no longer be honoured.
+    package func readPiece(limit: Int) throws(SystemError) -> [UInt8] {
+        let wanted = min(limit, remaining)
+        guard wanted > 0 else { return [] }
+        var failure: SystemError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { raw, initialized in
+            let outcome = Result { () throws(SystemError) in
+                try Posix.pread(descriptor, UnsafeMutableRawBufferPointer(raw), offset: offset)
+            }
+            switch outcome {
+            case .success(let count): initialized = count
+            case .failure(let error): failure = error
+            }
+        }
+        if let failure { throw failure }
+        if bytes.isEmpty { throw SystemError(errno: EIO, syscall: "pread") }
+        advance(bytes.count)
+        return bytes
     }
 
     /// The region owns its descriptor when asked to: it closes once sent, or when the queue is dropped.
