@@ -188,10 +188,10 @@ final class TLSConnection: SocketTransport {
         state.handshakeCompleted()
         // The verdict first (a rejected peer gets none of the pending plaintext), then what waited for the
         // handshake, then the event: a listener's writes follow the earlier ones.
-        guard socket.handshakeDidComplete(beforeEvent: { [self] in
+        _ = socket.handshakeDidComplete(beforeEvent: { [self] in
             // Everything written before the handshake, up to the first file piece; the rest as the queue drains.
             encryptWaiting(limit: Self.filePiece)
-        }) else { return }
+        })
     }
 
     /// Encrypts waiting writes in order: whole byte writes, and at most `limit` bytes of a file region, stopping

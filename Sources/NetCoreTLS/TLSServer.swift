@@ -48,6 +48,7 @@ public final class TLSServer {
         /// names, then to the server's own context (Node's `SNICallback`, answered synchronously).
         public var SNICallback: (@Sendable (String) -> SecureContext?)?
 
+        /// Options with Node's defaults for everything not given.
         public init(
             key: PEMSource? = nil,
             passphrase: String? = nil,
@@ -438,6 +439,7 @@ extension TLS {
         /// A session from an earlier connection's `session` event, to resume.
         public var session: [UInt8]?
 
+        /// Options with Node's defaults for everything not given.
         public init(
             port: Int = 0,
             host: String = "localhost",

@@ -258,6 +258,13 @@ extension TLSSocket.TLSEvent where Payload == Void {
 
 /// Node's `getCipher()` result.
 public struct TLSCipher: Sendable, Equatable {
+    /// Makes a cipher description.
+    public init(name: String, standardName: String, version: String) {
+        self.name = name
+        self.standardName = standardName
+        self.version = version
+    }
+
     /// OpenSSL's name (`"TLS_AES_256_GCM_SHA384"`, `"ECDHE-RSA-AES128-GCM-SHA256"`).
     public var name: String
     /// The IETF name.

@@ -226,3 +226,69 @@ import Testing
         }
     }
 }
+
+/// Bad input after the handshake, from python3's ssl over memory BIOs (so the test controls every byte sent): a
+/// truncated record followed by FIN, and a record whose bytes were tampered with.
+@Suite struct TLSRecordTests {
+    static let script = """
+        import socket, ssl, sys
+        port, ca, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+        context = ssl.create_default_context(cafile=ca)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        raw = socket.create_connection(("127.0.0.1", port))
+        def pump():
+            data = outgoing.read()
+            if data: raw.sendall(data)
+        while True:
+            try:
+                tls.do_handshake(); pump(); break
+            except ssl.SSLWantReadError:
+                pump(); incoming.write(raw.recv(65536))
+        tls.write(b"hello, this record will not arrive whole")
+        record = bytearray(outgoing.read())
+        if mode == "truncated":
+            raw.sendall(record[:-5])
+        else:
+            record[-3] ^= 0xFF
+            raw.sendall(record)
+        raw.shutdown(socket.SHUT_WR)
+        answer = b""
+        while True:
+            chunk = raw.recv(65536)
+            if not chunk: break
+            answer += chunk
+        print("closed", "with bytes" if answer else "silently")
+        """
+
+    @Test(.timeLimit(.minutes(1)), arguments: ["truncated", "tampered"])
+    func badRecord_endOrClearError(_ mode: String) throws {
+        let pki = try TestPKI.shared
+        var run: ToolRun?
+        let log = EventLog()
+        var data = 0
+        var records: [DescriptorRecord] = []
+        try runLoop(seconds: 30) { loop in
+            let server = try TLS.createServer(serverOptions(), loop: loop) { socket in
+                log.record(socket)
+                socket.on(.data) { data += $0.count }
+            }
+            server.on(.connection) { records.append(DescriptorRecord($0)!) }
+            server.listen(port: 0, host: "127.0.0.1") {
+                runTool(["python3", "-c", Self.script, "\(server.address()!.port)", pki.path("ca"), mode], loop: loop) {
+                    run = $0
+                    server.close()
+                }
+            }
+        }
+        #expect(run?.succeeded == true, "\(run?.stderr ?? "")")
+        #expect(data == 0)
+        if mode == "truncated" {
+            // Node's rule: a FIN after the handshake is the end, whatever part of a record came before it.
+            #expect(log.events == ["end", "finish", "close false"])
+        } else {
+            #expect(log.events == ["error ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "close true"])
+        }
+        #expect(records.count == 1 && !records[0].isStillOpen)
+    }
+}

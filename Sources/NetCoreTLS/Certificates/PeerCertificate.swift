@@ -94,6 +94,7 @@ public struct PeerCertificate: Sendable, Hashable {
         serialNumber = Self.serialNumber(of: x509)
         raw = certificate.raw
         if let key = X509_get0_pubkey(x509) { readPublicKey(key) }
+        withExtendedLifetime(certificate) {}  // `x509` is used up to here
     }
 
     /// Node's `getPeerCertificate(true)`: the leaf with its `issuerCertificate` chain, built as Node builds it —

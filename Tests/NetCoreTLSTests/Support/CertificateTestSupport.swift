@@ -112,7 +112,8 @@ struct OddCertificates: Sendable {
     }
 }
 
-/// A STACK_OF(X509) built in a test (as the TLS layer gets one from SSL_get_peer_cert_chain); frees itself.
+/// A STACK_OF(X509) built in a test (as the TLS layer gets one from SSL_get_peer_cert_chain); frees itself, so keep
+/// it alive (`withExtendedLifetime`) while OpenSSL uses `pointer`.
 final class CertificateStack {
     let pointer: OpaquePointer
     init(_ certificates: [X509Certificate]) {
@@ -130,7 +131,7 @@ final class CertificateStack {
     }
 }
 
-/// An X509_STORE holding some trusted certificates; frees itself.
+/// An X509_STORE holding some trusted certificates; frees itself (keep it alive while `pointer` is used).
 final class TrustStore {
     let pointer: OpaquePointer
     init(_ certificates: [X509Certificate]) {
@@ -139,16 +140,26 @@ final class TrustStore {
     }
     deinit { X509_STORE_free(pointer) }
 
-    /// Verifies `leaf` with `untrusted` intermediates, as a TLS client does (`X509_verify_cert`); returns the
-    /// X509_V_ERR_* result (0 when it verifies).
-    func verify(_ leaf: X509Certificate, untrusted: [X509Certificate] = [], purpose: Int32 = X509_PURPOSE_SSL_SERVER) -> Int {
+    /// Verifies `leaf` with `untrusted` intermediates as a Node TLS client does (`X509_verify_cert` with a verify
+    /// callback that always continues, Node's `VerifyCallback`, so the result is the last error found: a leaf with
+    /// no known issuer ends as UNABLE_TO_VERIFY_LEAF_SIGNATURE, not the first error UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    /// returns the X509_V_ERR_* result (0 when it verifies).
+    func verify(
+        _ leaf: X509Certificate, untrusted: [X509Certificate] = [], purpose: Int32 = X509_PURPOSE_SSL_SERVER,
+        at time: time_t? = nil
+    ) -> Int {
         let context = X509_STORE_CTX_new()!
         defer { X509_STORE_CTX_free(context) }
         let stack = CertificateStack(untrusted)
         X509_STORE_CTX_init(context, pointer, leaf.pointer, stack.pointer)
+        defer { withExtendedLifetime((leaf, stack)) {} }
         X509_STORE_CTX_set_purpose(context, purpose)
-        let ok = withExtendedLifetime(stack) { X509_verify_cert(context) }
+        if let time { X509_STORE_CTX_set_time(context, 0, time) }
+        X509_STORE_CTX_set_verify_cb(context) { _, _ in 1 }
+        // With the callback always continuing, X509_verify_cert succeeds; the error is what the TLS layer's
+        // SSL_get_verify_result reports.
+        _ = withExtendedLifetime(stack) { X509_verify_cert(context) }
         ERR_clear_error()
-        return ok == 1 ? 0 : Int(X509_STORE_CTX_get_error(context))
+        return Int(X509_STORE_CTX_get_error(context))
     }
 }
