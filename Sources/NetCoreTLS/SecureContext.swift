@@ -77,7 +77,9 @@ public final class SecureContext: @unchecked Sendable {
     public init(_ options: SecureContextOptions = SecureContextOptions()) throws(TLSError) {
         ERR_clear_error()
         guard let context = SSL_CTX_new(TLS_method()) else {
-            throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_OSSL_SSL_CTX_NEW", message: "SSL_CTX_new failed"))
+            throw TLSError.takeErrorQueue(
+                fallback: TLSError(code: "ERR_OSSL_SSL_CTX_NEW", message: "SSL_CTX_new failed")
+            )
         }
         pointer = context
         // Release the read and write buffers of idle connections (~49 KB -> ~16 KB each, issue 11); no
@@ -89,7 +91,8 @@ public final class SecureContext: @unchecked Sendable {
         guard options.minVersion <= options.maxVersion else {
             throw TLSError(
                 code: "ERR_TLS_PROTOCOL_VERSION_CONFLICT",
-                message: "TLS protocol version \(options.minVersion.rawValue) conflicts with secureProtocol")
+                message: "TLS protocol version \(options.minVersion.rawValue) conflicts with secureProtocol"
+            )
         }
         _ = netcore_SSL_CTX_set_min_proto_version(context, options.minVersion.openSSLValue)
         _ = netcore_SSL_CTX_set_max_proto_version(context, options.maxVersion.openSSLValue)
@@ -100,7 +103,8 @@ public final class SecureContext: @unchecked Sendable {
             ERR_clear_error()
             guard SSL_CTX_check_private_key(context) == 1 else {
                 throw TLSError.takeErrorQueue(
-                    fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch"))
+                    fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch")
+                )
             }
         }
         if let ca = options.ca {
@@ -124,12 +128,18 @@ public final class SecureContext: @unchecked Sendable {
         ERR_clear_error()
         // As Node: an empty part leaves that version with no ciphers of its own, and a list matching nothing fails.
         let suitesOK = SSL_CTX_set_ciphersuites(pointer, suites) == 1
-        let listOK = list.isEmpty ? SSL_CTX_set_cipher_list(pointer, "") == 1 || true : SSL_CTX_set_cipher_list(pointer, list) == 1
+        let listOK =
+            list.isEmpty
+            ? SSL_CTX_set_cipher_list(pointer, "") == 1 || true : SSL_CTX_set_cipher_list(pointer, list) == 1
         guard suitesOK && listOK, !(suites.isEmpty && list.isEmpty) else {
             throw TLSError.takeErrorQueue(
                 fallback: TLSError(
-                    code: "ERR_SSL_NO_CIPHER_MATCH", message: "error:0A0000B9:SSL routines::no cipher match",
-                    library: "SSL routines", reason: "no cipher match"))
+                    code: "ERR_SSL_NO_CIPHER_MATCH",
+                    message: "error:0A0000B9:SSL routines::no cipher match",
+                    library: "SSL routines",
+                    reason: "no cipher match"
+                )
+            )
         }
         ERR_clear_error()
     }
@@ -143,7 +153,9 @@ public final class SecureContext: @unchecked Sendable {
         }
         for intermediate in certificates.dropFirst() {
             guard intermediate.withPointer({ netcore_SSL_CTX_add1_chain_cert(pointer, $0) }) == 1 else {
-                throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_SSL_CERT", message: "bad chain certificate"))
+                throw TLSError.takeErrorQueue(
+                    fallback: TLSError(code: "ERR_SSL_CERT", message: "bad chain certificate")
+                )
             }
         }
     }
@@ -153,7 +165,8 @@ public final class SecureContext: @unchecked Sendable {
         ERR_clear_error()
         guard key.withPointer({ SSL_CTX_use_PrivateKey(pointer, $0) }) == 1 else {
             throw TLSError.takeErrorQueue(
-                fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch"))
+                fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch")
+            )
         }
     }
 
@@ -190,7 +203,9 @@ public final class SecureContext: @unchecked Sendable {
             guard (1...255).contains(bytes.count) else {
                 throw TLSError(
                     code: "ERR_OUT_OF_RANGE",
-                    message: "The byte length of the protocol at index 0 exceeds the maximum length. It must be <= 255. Received \(bytes.count)")
+                    message:
+                        "The byte length of the protocol at index 0 exceeds the maximum length. It must be <= 255. Received \(bytes.count)"
+                )
             }
             wire.append(UInt8(bytes.count))
             wire += bytes

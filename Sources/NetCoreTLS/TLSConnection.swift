@@ -1,6 +1,6 @@
 import COpenSSL
-import NetCore
 @preconcurrency import Glibc
+import NetCore
 
 /// TLS over memory BIOs, under a `TLSSocket`'s stream (its `SocketTransport`).
 ///
@@ -107,7 +107,9 @@ final class TLSConnection: SocketTransport {
             fail(
                 TLSError(
                     code: "ECONNRESET",
-                    message: "Client network socket disconnected before secure TLS connection was established"))
+                    message: "Client network socket disconnected before secure TLS connection was established"
+                )
+            )
         case .failed:
             socket.destroy()
         default:
@@ -306,7 +308,11 @@ final class TLSConnection: SocketTransport {
     /// BIOs never make one) or an empty queue becomes a protocol error.
     private func takeError(_ reason: Int32) -> TLSError {
         TLSError.takeErrorQueue(
-            fallback: TLSError(code: "EPROTO", message: "TLS failure (SSL_get_error \(reason)) with an empty error queue"))
+            fallback: TLSError(
+                code: "EPROTO",
+                message: "TLS failure (SSL_get_error \(reason)) with an empty error queue"
+            )
+        )
     }
 
     // MARK: - Failure

@@ -82,7 +82,8 @@ public final class TLSSocket: Socket {
         return TLSCipher(
             name: String(cString: SSL_CIPHER_get_name(cipher)),
             standardName: SSL_CIPHER_standard_name(cipher).map { String(cString: $0) } ?? "",
-            version: String(cString: SSL_CIPHER_get_version(cipher)))
+            version: String(cString: SSL_CIPHER_get_version(cipher))
+        )
     }
 
     /// The peer's certificate (Node's `getPeerCertificate(detailed)`): subject, issuer, subjectaltname, validity,
@@ -211,7 +212,9 @@ extension TLSSocket {
     fileprivate func enableSessionEvents() {
         let context = connection.context.pointer
         _ = netcore_SSL_CTX_set_session_cache_mode(
-            context, Int(SSL_SESS_CACHE_CLIENT) | Int(SSL_SESS_CACHE_NO_INTERNAL_STORE))
+            context,
+            Int(SSL_SESS_CACHE_CLIENT) | Int(SSL_SESS_CACHE_NO_INTERNAL_STORE)
+        )
         SSL_CTX_sess_set_new_cb(context, TLSSocket.newSessionCallback)
     }
 

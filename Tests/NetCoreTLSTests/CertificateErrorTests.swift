@@ -22,9 +22,14 @@ import Testing
         let certificate = pki.pem("localhost")
         let lines = certificate.split(separator: "\n", omittingEmptySubsequences: false)
         let truncated = lines.prefix(4).joined(separator: "\n") + "\n-----END CERTIFICATE-----\n"
-        let badBase64 = certificate.replacingOccurrences(of: lines[2], with: String(repeating: "!", count: lines[2].count))
+        let badBase64 = certificate.replacingOccurrences(
+            of: lines[2],
+            with: String(repeating: "!", count: lines[2].count)
+        )
         let noEnd = lines.prefix(4).joined(separator: "\n") + "\n"
-        let certificateInputs = ["garbage", "", truncated, badBase64, noEnd, pki.keyPEM("localhost"), String(repeating: "A", count: 100_000)]
+        let certificateInputs = [
+            "garbage", "", truncated, badBase64, noEnd, pki.keyPEM("localhost"), String(repeating: "A", count: 100_000),
+        ]
         let encrypted = try Self.encryptedKey()
         let keyInputs: [(String, String?)] = [
             ("garbage", nil), (encrypted, "wrong"), (encrypted, nil), (encrypted, ""), (certificate, nil),
@@ -45,10 +50,19 @@ import Testing
             "certificates": certificateInputs, "keys": keyInputs.map { [$0.0, $0.1 ?? NSNull()] as [Any] },
         ])
         let node = try #require(
-            CertificateTestSupport.nodeJSON(script, input: String(decoding: input, as: UTF8.self)) as? [String: [Any]])
+            CertificateTestSupport.nodeJSON(script, input: String(decoding: input, as: UTF8.self)) as? [String: [Any]]
+        )
         for (index, text) in certificateInputs.enumerated() {
             let theirs = try #require(node["certificates"]?[index] as? [String], "certificate input \(index)")
-            #expect(throws: TLSError(code: theirs[0], message: theirs[1], library: libraryAndReason(theirs[1]).0, reason: libraryAndReason(theirs[1]).1), "certificate input \(index)") {
+            #expect(
+                throws: TLSError(
+                    code: theirs[0],
+                    message: theirs[1],
+                    library: libraryAndReason(theirs[1]).0,
+                    reason: libraryAndReason(theirs[1]).1
+                ),
+                "certificate input \(index)"
+            ) {
                 try X509Certificate(pem: text)
             }
             #expect(ERR_peek_error() == 0)
@@ -84,7 +98,9 @@ import Testing
         // An unencrypted key ignores a passphrase, as in Node.
         #expect(try PrivateKey(pem: pki.keyPEM("localhost"), passphrase: "unused").bits == 256)
         // A passphrase longer than OpenSSL's buffer (PEM_BUFSIZE, 1024) is refused, not truncated.
-        #expect(throws: TLSError.self) { try PrivateKey(pem: encrypted, passphrase: String(repeating: "x", count: 5000)) }
+        #expect(throws: TLSError.self) {
+            try PrivateKey(pem: encrypted, passphrase: String(repeating: "x", count: 5000))
+        }
         #expect(ERR_peek_error() == 0)
     }
 
@@ -96,8 +112,11 @@ import Testing
         #expect(ERR_peek_error() == 0)
         #expect(
             throws: TLSError(
-                code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "error:05800074:x509 certificate routines::key values mismatch",
-                library: "x509 certificate routines", reason: "key values mismatch")
+                code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
+                message: "error:05800074:x509 certificate routines::key values mismatch",
+                library: "x509 certificate routines",
+                reason: "key values mismatch"
+            )
         ) { try otherKey.checkMatches(certificate: certificate) }
         // RSA key against an EC certificate.
         let rsa = try PrivateKey(pem: pki.keyPEM("rsa-localhost"))
@@ -145,7 +164,13 @@ import Testing
         #expect(throws: TLSError.self) { try PEMSource.file(huge).bytes() }
         // Unreadable (unless the tests run as root, which bypasses permissions).
         let locked = directory + "/locked.pem"
-        #expect(FileManager.default.createFile(atPath: locked, contents: Data(pki.pem("ca").utf8), attributes: [.posixPermissions: 0]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: locked,
+                contents: Data(pki.pem("ca").utf8),
+                attributes: [.posixPermissions: 0]
+            )
+        )
         if getuid() != 0 {
             #expect(throws: TLSError(code: "EACCES", message: "EACCES: permission denied, open '\(locked)'")) {
                 try PEMSource.file(locked).bytes()
@@ -164,7 +189,9 @@ import Testing
         let node = try #require(
             CertificateTestSupport.nodeJSON(
                 "try { require('fs').readFileSync(process.argv[1]) } catch (e) { console.log(JSON.stringify([e.code, e.message])) }",
-                [missing]) as? [String])
+                [missing]
+            ) as? [String]
+        )
         #expect(throws: TLSError(code: node[0], message: node[1])) { try PEMSource.file(missing).bytes() }
     }
 
@@ -174,7 +201,9 @@ import Testing
         #expect(throws: TLSError.self) { try X509Certificate.chain(pem: "no certificates here") }
         // A damaged second block fails the whole list rather than dropping it.
         let second = pki.pem("intermediate")
-        let damaged = pki.pem("ca") + second.replacingOccurrences(of: "\n", with: "\n!", options: [], range: second.range(of: "\n"))
+        let damaged =
+            pki.pem("ca")
+            + second.replacingOccurrences(of: "\n", with: "\n!", options: [], range: second.range(of: "\n"))
         #expect(throws: TLSError.self) { try X509Certificate.chain(pem: damaged) }
         // DER: garbage, truncated, trailing bytes.
         let der = try X509Certificate(pem: pki.pem("ca")).raw

@@ -16,7 +16,9 @@ import Testing
         var server: OpaquePointer!
 
         /// `served`: the server's certificate names (leaf first); `clientCertificate`: presented when asked.
-        init(served: [String], clientTrusts: [String], clientCertificate: String? = nil, serverTrusts: [String]? = nil) throws {
+        init(served: [String], clientTrusts: [String], clientCertificate: String? = nil, serverTrusts: [String]? = nil)
+            throws
+        {
             let pki = try TestPKI.shared
             let alwaysContinue: @convention(c) (Int32, OpaquePointer?) -> Int32 = { _, _ in 1 }
             try Self.use(served, on: serverContext, pki)
@@ -51,7 +53,9 @@ import Testing
 
         // OpenSSL takes its own references; the Swift wrappers only need to outlive each call.
         private static func trust(_ name: String, in context: OpaquePointer, _ pki: TestPKI) throws {
-            _ = try X509Certificate(pem: pki.pem(name)).withPointer { X509_STORE_add_cert(SSL_CTX_get_cert_store(context), $0) }
+            _ = try X509Certificate(pem: pki.pem(name)).withPointer {
+                X509_STORE_add_cert(SSL_CTX_get_cert_store(context), $0)
+            }
         }
 
         private static func use(_ names: [String], on context: OpaquePointer, _ pki: TestPKI) throws {
@@ -59,9 +63,14 @@ import Testing
             let key = try PrivateKey(pem: pki.keyPEM(names[0]))
             try withExtendedLifetime((chain, key)) {
                 try #require(SSL_CTX_use_certificate(context, chain[0].pointer) == 1)
-                try #require(SSL_CTX_use_PrivateKey(context, key.pointer) == 1, "\(TLSError.takeErrorQueue(fallback: TLSError(code: "", message: "")))")
+                try #require(
+                    SSL_CTX_use_PrivateKey(context, key.pointer) == 1,
+                    "\(TLSError.takeErrorQueue(fallback: TLSError(code: "", message: "")))"
+                )
                 for extra in chain.dropFirst() {
-                    try #require(SSL_CTX_ctrl(context, SSL_CTRL_CHAIN_CERT, 1, UnsafeMutableRawPointer(extra.pointer)) == 1)
+                    try #require(
+                        SSL_CTX_ctrl(context, SSL_CTRL_CHAIN_CERT, 1, UnsafeMutableRawPointer(extra.pointer)) == 1
+                    )
                 }
             }
         }
@@ -69,7 +78,10 @@ import Testing
         /// The client's view of the server's certificate.
         var serverCertificate: PeerCertificate? {
             PeerCertificate.peerCertificate(
-                leaf: nil, chain: SSL_get_peer_cert_chain(client), trustStore: SSL_CTX_get_cert_store(clientContext))
+                leaf: nil,
+                chain: SSL_get_peer_cert_chain(client),
+                trustStore: SSL_CTX_get_cert_store(clientContext)
+            )
         }
 
         /// The server's view of the client's certificate.
@@ -77,7 +89,10 @@ import Testing
             let leaf = SSL_get1_peer_certificate(server)
             defer { X509_free(leaf) }
             return PeerCertificate.peerCertificate(
-                leaf: leaf, chain: SSL_get_peer_cert_chain(server), trustStore: SSL_CTX_get_cert_store(serverContext))
+                leaf: leaf,
+                chain: SSL_get_peer_cert_chain(server),
+                trustStore: SSL_CTX_get_cert_store(serverContext)
+            )
         }
 
         deinit {
@@ -96,10 +111,12 @@ import Testing
         let handshake = try Handshake(served: ["localhost-chain"], clientTrusts: ["ca"])
         #expect(VerificationError.ofPeer(ssl: handshake.client) == nil)
         let certificate = try #require(handshake.serverCertificate)
-        #expect(certificate.chain.map(\.fingerprint256) == [
-            try X509Certificate.chain(pem: TestPKI.shared.pem("localhost-chain"))[0].peerCertificate.fingerprint256,
-            try Self.fingerprint("intermediate"), try Self.fingerprint("ca"),
-        ])
+        #expect(
+            certificate.chain.map(\.fingerprint256) == [
+                try X509Certificate.chain(pem: TestPKI.shared.pem("localhost-chain"))[0].peerCertificate.fingerprint256,
+                try Self.fingerprint("intermediate"), try Self.fingerprint("ca"),
+            ]
+        )
         #expect(certificate.chain.last?.issuerCertificateIsItself == true)
         #expect(TLS.checkServerIdentity(hostname: "localhost", certificate: certificate) == nil)
     }
@@ -111,7 +128,12 @@ import Testing
         let expired = try Handshake(served: ["expired"], clientTrusts: ["ca"])
         #expect(
             VerificationError.ofPeer(ssl: expired.client)?.tlsError
-                == TLSError(code: "CERT_HAS_EXPIRED", message: "certificate has expired", reason: "certificate has expired"))
+                == TLSError(
+                    code: "CERT_HAS_EXPIRED",
+                    message: "certificate has expired",
+                    reason: "certificate has expired"
+                )
+        )
         let selfSigned = try Handshake(served: ["selfsigned"], clientTrusts: ["ca"])
         #expect(VerificationError.ofPeer(ssl: selfSigned.client)?.code == "DEPTH_ZERO_SELF_SIGNED_CERT")
         #expect(selfSigned.serverCertificate?.issuerCertificateIsItself == true)
@@ -119,7 +141,11 @@ import Testing
 
     @Test func serverSeesTheClientCertificate_orItsAbsence() throws {
         let withCertificate = try Handshake(
-            served: ["localhost"], clientTrusts: ["ca"], clientCertificate: "client", serverTrusts: ["ca"])
+            served: ["localhost"],
+            clientTrusts: ["ca"],
+            clientCertificate: "client",
+            serverTrusts: ["ca"]
+        )
         #expect(VerificationError.ofPeer(ssl: withCertificate.server) == nil)
         let client = try #require(withCertificate.clientCertificate)
         #expect(client.subject.first("CN") == "client")
@@ -129,12 +155,19 @@ import Testing
         #expect(
             VerificationError.ofPeer(ssl: without.server)?.tlsError
                 == TLSError(
-                    code: "UNABLE_TO_GET_ISSUER_CERT", message: "unable to get issuer certificate",
-                    reason: "unable to get issuer certificate"))
+                    code: "UNABLE_TO_GET_ISSUER_CERT",
+                    message: "unable to get issuer certificate",
+                    reason: "unable to get issuer certificate"
+                )
+        )
         #expect(without.clientCertificate == nil)
         // A client certificate from another root.
         let other = try Handshake(
-            served: ["localhost"], clientTrusts: ["ca"], clientCertificate: "other-client", serverTrusts: ["ca"])
+            served: ["localhost"],
+            clientTrusts: ["ca"],
+            clientCertificate: "other-client",
+            serverTrusts: ["ca"]
+        )
         #expect(VerificationError.ofPeer(ssl: other.server)?.code == "UNABLE_TO_VERIFY_LEAF_SIGNATURE")
     }
 }

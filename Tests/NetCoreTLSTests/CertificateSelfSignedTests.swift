@@ -11,7 +11,10 @@ import Testing
         let made = try SelfSignedCertificate.make(hosts: ["localhost", "127.0.0.1", "::1", "app.example.test"])
         let certificate = try X509Certificate(pem: made.certificatePEM)
         let fields = certificate.peerCertificate
-        #expect(fields.subjectAltName == "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:app.example.test")
+        #expect(
+            fields.subjectAltName
+                == "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:app.example.test"
+        )
         #expect(fields.subject.description == "CN=localhost")
         #expect(fields.issuer == fields.subject)
         #expect(fields.fingerprint256 == made.fingerprint256)
@@ -26,7 +29,10 @@ import Testing
         #expect(ASN1_TIME_diff(&days, &seconds, nil, X509_get0_notBefore(certificate.pointer)) == 1)
         #expect(days == 0 && (-3700 ... -3590).contains(seconds), "notBefore \(days) d \(seconds) s from now")
         #expect(ASN1_TIME_diff(&days, &seconds, nil, X509_get0_notAfter(certificate.pointer)) == 1)
-        #expect(days == 364 && seconds > 86_000 || days == 365 && seconds < 100, "notAfter \(days) d \(seconds) s from now")
+        #expect(
+            days == 364 && seconds > 86_000 || days == 365 && seconds < 100,
+            "notAfter \(days) d \(seconds) s from now"
+        )
         // The key is the certificate's, and round-trips as PKCS#8.
         let key = try PrivateKey(pem: made.keyPEM)
         #expect(made.keyPEM.hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
@@ -89,7 +95,9 @@ import Testing
             """#
         let input = try JSONSerialization.data(withJSONObject: ["cert": made.certificatePEM, "key": made.keyPEM])
         let node = try #require(
-            CertificateTestSupport.nodeJSON(script, input: String(decoding: input, as: UTF8.self)) as? [String: [String: Any]])
+            CertificateTestSupport.nodeJSON(script, input: String(decoding: input, as: UTF8.self))
+                as? [String: [String: Any]]
+        )
         #expect(node["byName"]?["authorized"] as? Bool == true)
         #expect(node["byName"]?["fingerprint256"] as? String == made.fingerprint256)
         #expect(node["byIP"]?["authorized"] as? Bool == true)

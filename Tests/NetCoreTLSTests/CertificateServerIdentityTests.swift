@@ -43,7 +43,12 @@ import Testing
         Case("b.com", san: "DNS:a.com", cn: ["b.com"], "Host: b.com. is not in the cert's altnames: DNS:a.com"),
         Case("a.com", san: "DNS:a.com", cn: ["b.com"]),
         Case("a.com", san: "DNS:A.COM", cn: ["b.com"]),
-        Case("localhost", san: "DNS:a.com", cn: ["localhost"], "Host: localhost. is not in the cert's altnames: DNS:a.com"),
+        Case(
+            "localhost",
+            san: "DNS:a.com",
+            cn: ["localhost"],
+            "Host: localhost. is not in the cert's altnames: DNS:a.com"
+        ),
         // Wildcards: one, in the leftmost label, not for the bare domain or deeper names, not in *.tld.
         Case("a.com", san: "DNS:*", cn: ["b.com"], "Host: a.com. is not in the cert's altnames: DNS:*"),
         Case("a.com", san: "DNS:*.com", cn: ["b.com"], "Host: a.com. is not in the cert's altnames: DNS:*.com"),
@@ -58,19 +63,47 @@ import Testing
         Case("foo.example.com", san: "DNS:f*.example.com"),
         Case("foo.example.com", san: "DNS:*o.example.com"),
         Case("foo.example.com", san: "DNS:f*o.example.com"),
-        Case("fo.example.com", san: "DNS:f*oo.example.com", "Host: fo.example.com. is not in the cert's altnames: DNS:f*oo.example.com"),
-        Case("foo.example.com", san: "DNS:**.example.com", "Host: foo.example.com. is not in the cert's altnames: DNS:**.example.com"),
-        Case("foo.bar.example.com", san: "DNS:foo.*.example.com", "Host: foo.bar.example.com. is not in the cert's altnames: DNS:foo.*.example.com"),
+        Case(
+            "fo.example.com",
+            san: "DNS:f*oo.example.com",
+            "Host: fo.example.com. is not in the cert's altnames: DNS:f*oo.example.com"
+        ),
+        Case(
+            "foo.example.com",
+            san: "DNS:**.example.com",
+            "Host: foo.example.com. is not in the cert's altnames: DNS:**.example.com"
+        ),
+        Case(
+            "foo.bar.example.com",
+            san: "DNS:foo.*.example.com",
+            "Host: foo.bar.example.com. is not in the cert's altnames: DNS:foo.*.example.com"
+        ),
         Case("a.example.test", san: "DNS:*.example.test"),
         Case("A.EXAMPLE.TEST", san: "DNS:*.Example.Test"),
-        Case("example.test", san: "DNS:*.example.test", "Host: example.test. is not in the cert's altnames: DNS:*.example.test"),
-        Case("a..example.test", san: "DNS:a..example.test", "Host: a..example.test. is not in the cert's altnames: DNS:a..example.test"),
+        Case(
+            "example.test",
+            san: "DNS:*.example.test",
+            "Host: example.test. is not in the cert's altnames: DNS:*.example.test"
+        ),
+        Case(
+            "a..example.test",
+            san: "DNS:a..example.test",
+            "Host: a..example.test. is not in the cert's altnames: DNS:a..example.test"
+        ),
         // IDNA: A-labels match literally; no wildcard inside an A-label; U-labels (non-ASCII) never match.
         Case("xn--bcher-kva.example.com", cn: ["*.example.com"]),
-        Case("xn--bcher-kva.example.com", cn: ["xn--*.example.com"], "Host: xn--bcher-kva.example.com. is not cert's CN: xn--*.example.com"),
+        Case(
+            "xn--bcher-kva.example.com",
+            cn: ["xn--*.example.com"],
+            "Host: xn--bcher-kva.example.com. is not cert's CN: xn--*.example.com"
+        ),
         Case("xn--bcher-kva.example.com", cn: ["xn--bcher-kva.example.com"]),
         Case("xn--bcher-kva.example.com", san: "DNS:xn--bcher-kva.example.com"),
-        Case("bücher.example.com", san: "DNS:bücher.example.com", "Host: bücher.example.com. is not in the cert's altnames: DNS:bücher.example.com"),
+        Case(
+            "bücher.example.com",
+            san: "DNS:bücher.example.com",
+            "Host: bücher.example.com. is not in the cert's altnames: DNS:bücher.example.com"
+        ),
         // Other alt-name types never match a host name.
         Case("a.b.a.com", san: "URI:http://a.b.a.com/", "Cert does not contain a DNS name"),
         Case("a.b.a.com", san: "URI:http://*.b.a.com/", "Cert does not contain a DNS name"),
@@ -84,11 +117,19 @@ import Testing
         Case("::1", san: "IP Address:0:0:0:0:0:0:0:1"),
         Case("0:0:0:0:0:0:0:1", san: "IP Address:0:0:0:0:0:0:0:1"),
         Case("0::1", san: "IP Address:0:0:0:0:0:0:0:1"),
-        Case("::2", san: "IP Address:0:0:0:0:0:0:0:1, IP Address:127.0.0.1", "IP: ::2 is not in the cert's list: ::1, 127.0.0.1"),
+        Case(
+            "::2",
+            san: "IP Address:0:0:0:0:0:0:0:1, IP Address:127.0.0.1",
+            "IP: ::2 is not in the cert's list: ::1, 127.0.0.1"
+        ),
         Case("fe80::1:abcd", san: "IP Address:FE80:0:0:0:0:0:1:ABCD"),
         Case("FE80::1:ABCD", san: "IP Address:FE80:0:0:0:0:0:1:ABCD"),
         Case("fe80::1%eth0", san: "IP Address:FE80:0:0:0:0:0:0:1"),
-        Case("::ffff:127.0.0.1", san: "IP Address:127.0.0.1", "IP: ::ffff:127.0.0.1 is not in the cert's list: 127.0.0.1"),
+        Case(
+            "::ffff:127.0.0.1",
+            san: "IP Address:127.0.0.1",
+            "IP: ::ffff:127.0.0.1 is not in the cert's list: 127.0.0.1"
+        ),
         Case("127.000.000.001", san: "IP Address:127.0.0.1", "Cert does not contain a DNS name"),
         Case("[::1]", san: "IP Address:0:0:0:0:0:0:0:1", "Cert does not contain a DNS name"),
         // One trailing dot of the host or the pattern is ignored.
@@ -99,7 +140,11 @@ import Testing
         Case("127.0.0.1.", san: "IP Address:127.0.0.1"),
         Case("a.com.", san: "DNS:b.com", "Host: a.com. is not in the cert's altnames: DNS:b.com"),
         // Alt names quoted by Node's printer (a comma inside a value), and ones that merely look quoted.
-        Case("a.com", san: #"DNS:"evil.com\u002c DNS:a.com""#, "Host: a.com. is not in the cert's altnames: DNS:\"evil.com\\u002c DNS:a.com\""),
+        Case(
+            "a.com",
+            san: #"DNS:"evil.com\u002c DNS:a.com""#,
+            "Host: a.com. is not in the cert's altnames: DNS:\"evil.com\\u002c DNS:a.com\""
+        ),
         Case("a.com", san: #"DNS:"a.com", DNS:b.com"#),
         Case("b.com", san: #"DNS:"a.com", DNS:b.com"#),
         Case("a.com", san: "DNS:evil.com, DNS:a.com"),
@@ -130,9 +175,11 @@ import Testing
             })));
             """#
         let input = try JSONSerialization.data(
-            withJSONObject: Self.cases.map { [$0.host, $0.altNames ?? NSNull(), $0.commonNames] as [Any] })
+            withJSONObject: Self.cases.map { [$0.host, $0.altNames ?? NSNull(), $0.commonNames] as [Any] }
+        )
         let node = try #require(
-            CertificateTestSupport.nodeJSON(script, input: String(decoding: input, as: UTF8.self)) as? [Any])
+            CertificateTestSupport.nodeJSON(script, input: String(decoding: input, as: UTF8.self)) as? [Any]
+        )
         try #require(node.count == Self.cases.count)
         for (c, theirs) in zip(Self.cases, node) {
             let ours = ServerIdentity.check(hostname: c.host, subjectAltName: c.altNames, commonNames: c.commonNames)
@@ -152,7 +199,10 @@ import Testing
     @Test func testPKICertificates() throws {
         let pki = try TestPKI.shared
         func check(_ host: String, _ name: String) throws -> TLSError? {
-            TLS.checkServerIdentity(hostname: host, certificate: try X509Certificate(pem: pki.pem(name)).peerCertificate)
+            TLS.checkServerIdentity(
+                hostname: host,
+                certificate: try X509Certificate(pem: pki.pem(name)).peerCertificate
+            )
         }
         for host in ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "::1", "0:0::1"] {
             #expect(try check(host, "localhost") == nil, "\(host)")
@@ -160,10 +210,12 @@ import Testing
             #expect(try check(host, "localhost-chain") == nil, "\(host)")
         }
         #expect(
-            try check("127.0.0.2", "localhost")?.reason == "IP: 127.0.0.2 is not in the cert's list: 127.0.0.1, ::1")
+            try check("127.0.0.2", "localhost")?.reason == "IP: 127.0.0.2 is not in the cert's list: 127.0.0.1, ::1"
+        )
         #expect(
             try check("localhost", "wrongname")?.message
-                == "Hostname/IP does not match certificate's altnames: Host: localhost. is not in the cert's altnames: DNS:wrong.example")
+                == "Hostname/IP does not match certificate's altnames: Host: localhost. is not in the cert's altnames: DNS:wrong.example"
+        )
         #expect(try check("a.example.test", "wildcard") == nil)
         #expect(try check("example.test", "wildcard")?.code == "ERR_TLS_CERT_ALTNAME_INVALID")
         #expect(try check("a.b.example.test", "wildcard")?.code == "ERR_TLS_CERT_ALTNAME_INVALID")

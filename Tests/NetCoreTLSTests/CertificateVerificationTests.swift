@@ -22,20 +22,44 @@ import Testing
     static let scenarios: [Scenario] = [
         Scenario(name: "valid leaf", served: ["localhost"], trusted: ["ca"], code: nil),
         Scenario(name: "valid RSA leaf", served: ["rsa-localhost"], trusted: ["ca"], code: nil),
-        Scenario(name: "leaf and intermediate", served: ["localhost-chain", "intermediate"], trusted: ["ca"], code: nil),
+        Scenario(
+            name: "leaf and intermediate",
+            served: ["localhost-chain", "intermediate"],
+            trusted: ["ca"],
+            code: nil
+        ),
         Scenario(name: "expired", served: ["expired"], trusted: ["ca"], code: "CERT_HAS_EXPIRED"),
-        Scenario(name: "self-signed leaf", served: ["selfsigned"], trusted: ["ca"], code: "DEPTH_ZERO_SELF_SIGNED_CERT"),
+        Scenario(
+            name: "self-signed leaf",
+            served: ["selfsigned"],
+            trusted: ["ca"],
+            code: "DEPTH_ZERO_SELF_SIGNED_CERT"
+        ),
         Scenario(name: "self-signed leaf trusted", served: ["selfsigned"], trusted: ["selfsigned"], code: nil),
         Scenario(
-            name: "missing intermediate", served: ["localhost-chain"], trusted: ["ca"],
-            code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE"),
-        Scenario(name: "unknown CA", served: ["localhost"], trusted: ["other-ca"], code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE"),
+            name: "missing intermediate",
+            served: ["localhost-chain"],
+            trusted: ["ca"],
+            code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+        ),
         Scenario(
-            name: "untrusted root in chain", served: ["localhost", "ca"], trusted: ["other-ca"],
-            code: "SELF_SIGNED_CERT_IN_CHAIN"),
+            name: "unknown CA",
+            served: ["localhost"],
+            trusted: ["other-ca"],
+            code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+        ),
         Scenario(
-            name: "intermediate, unknown CA", served: ["localhost-chain", "intermediate"], trusted: ["other-ca"],
-            code: "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"),
+            name: "untrusted root in chain",
+            served: ["localhost", "ca"],
+            trusted: ["other-ca"],
+            code: "SELF_SIGNED_CERT_IN_CHAIN"
+        ),
+        Scenario(
+            name: "intermediate, unknown CA",
+            served: ["localhost-chain", "intermediate"],
+            trusted: ["other-ca"],
+            code: "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"
+        ),
     ]
 
     static func certificate(_ name: String) throws -> X509Certificate {
@@ -63,30 +87,39 @@ import Testing
         #expect(VerificationError(result: Int(X509_V_ERR_CERT_HAS_EXPIRED))?.message == "certificate has expired")
         #expect(
             VerificationError(result: Int(X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE))?.message
-                == "unable to verify the first certificate")
-        #expect(VerificationError(result: Int(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT))?.message == "self-signed certificate")
+                == "unable to verify the first certificate"
+        )
+        #expect(
+            VerificationError(result: Int(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT))?.message == "self-signed certificate"
+        )
         #expect(
             VerificationError(result: Int(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN))?.tlsError
                 == TLSError(
-                    code: "SELF_SIGNED_CERT_IN_CHAIN", message: "self-signed certificate in certificate chain",
-                    reason: "self-signed certificate in certificate chain"))
+                    code: "SELF_SIGNED_CERT_IN_CHAIN",
+                    message: "self-signed certificate in certificate chain",
+                    reason: "self-signed certificate in certificate chain"
+                )
+        )
         #expect(VerificationError(result: 0) == nil)
     }
 
     /// Node's whole X509ErrorCode table, and UNSPECIFIED outside it.
     @Test func codeTableIsNodes() {
         let table: [(Int32, String)] = [
-            (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, "UNABLE_TO_GET_ISSUER_CERT"), (X509_V_ERR_UNABLE_TO_GET_CRL, "UNABLE_TO_GET_CRL"),
+            (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, "UNABLE_TO_GET_ISSUER_CERT"),
+            (X509_V_ERR_UNABLE_TO_GET_CRL, "UNABLE_TO_GET_CRL"),
             (X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, "UNABLE_TO_DECRYPT_CERT_SIGNATURE"),
             (X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE, "UNABLE_TO_DECRYPT_CRL_SIGNATURE"),
             (X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY"),
-            (X509_V_ERR_CERT_SIGNATURE_FAILURE, "CERT_SIGNATURE_FAILURE"), (X509_V_ERR_CRL_SIGNATURE_FAILURE, "CRL_SIGNATURE_FAILURE"),
+            (X509_V_ERR_CERT_SIGNATURE_FAILURE, "CERT_SIGNATURE_FAILURE"),
+            (X509_V_ERR_CRL_SIGNATURE_FAILURE, "CRL_SIGNATURE_FAILURE"),
             (X509_V_ERR_CERT_NOT_YET_VALID, "CERT_NOT_YET_VALID"), (X509_V_ERR_CERT_HAS_EXPIRED, "CERT_HAS_EXPIRED"),
             (X509_V_ERR_CRL_NOT_YET_VALID, "CRL_NOT_YET_VALID"), (X509_V_ERR_CRL_HAS_EXPIRED, "CRL_HAS_EXPIRED"),
             (X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, "ERROR_IN_CERT_NOT_BEFORE_FIELD"),
             (X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD, "ERROR_IN_CERT_NOT_AFTER_FIELD"),
             (X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD, "ERROR_IN_CRL_LAST_UPDATE_FIELD"),
-            (X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD, "ERROR_IN_CRL_NEXT_UPDATE_FIELD"), (X509_V_ERR_OUT_OF_MEM, "OUT_OF_MEM"),
+            (X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD, "ERROR_IN_CRL_NEXT_UPDATE_FIELD"),
+            (X509_V_ERR_OUT_OF_MEM, "OUT_OF_MEM"),
             (X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "DEPTH_ZERO_SELF_SIGNED_CERT"),
             (X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "SELF_SIGNED_CERT_IN_CHAIN"),
             (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"),
@@ -107,7 +140,10 @@ import Testing
         let store = TrustStore([try Self.certificate("ca")])
         let localhost = try Self.certificate("localhost")
         // Verified as of 2001-09-09 (before it was issued).
-        #expect(VerificationError(result: store.verify(localhost, untrusted: [localhost], at: 1_000_000_000))?.code == "CERT_NOT_YET_VALID")
+        #expect(
+            VerificationError(result: store.verify(localhost, untrusted: [localhost], at: 1_000_000_000))?.code
+                == "CERT_NOT_YET_VALID"
+        )
         // A client certificate (clientAuth only) presented by a server.
         let client = try Self.certificate("client")
         #expect(VerificationError(result: store.verify(client, untrusted: [client]))?.code == "INVALID_PURPOSE")
@@ -115,8 +151,11 @@ import Testing
         // The other root's client is unknown to this store.
         let otherClient = try Self.certificate("other-client")
         #expect(
-            VerificationError(result: store.verify(otherClient, untrusted: [otherClient], purpose: X509_PURPOSE_SSL_CLIENT))?.code
-                == "UNABLE_TO_VERIFY_LEAF_SIGNATURE")
+            VerificationError(
+                result: store.verify(otherClient, untrusted: [otherClient], purpose: X509_PURPOSE_SSL_CLIENT)
+            )?.code
+                == "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+        )
     }
 
     /// node's TLS client on the same chains: its `authorizationError` equals our code for every scenario; for the
@@ -161,7 +200,8 @@ import Testing
         let input = try JSONSerialization.data(withJSONObject: Self.scenarios.map { [$0.served, $0.trusted] })
         let node = try #require(
             CertificateTestSupport.nodeJSON(script, [pki.directory], input: String(decoding: input, as: UTF8.self))
-                as? [[String: Any]])
+                as? [[String: Any]]
+        )
         try #require(node.count == Self.scenarios.count)
         for (scenario, theirs) in zip(Self.scenarios, node) {
             let code = VerificationError(result: try Self.result(scenario))?.code
@@ -173,8 +213,11 @@ import Testing
             let detailed = try #require(
                 withExtendedLifetime((served, store)) {
                     PeerCertificate.peerCertificate(leaf: nil, chain: served.pointer, trustStore: store.pointer)
-                })
-            let ours = detailed.chain.map(\.fingerprint256) + (detailed.chain.last!.issuerCertificateIsItself ? ["itself"] : [])
+                }
+            )
+            let ours =
+                detailed.chain.map(\.fingerprint256)
+                + (detailed.chain.last!.issuerCertificateIsItself ? ["itself"] : [])
             #expect(ours == theirs["chain"] as? [String], "\(scenario.name)")
         }
     }
@@ -190,18 +233,23 @@ import Testing
         let detailed = try #require(
             withExtendedLifetime((leaf, stack, store)) {
                 PeerCertificate.peerCertificate(leaf: leaf.pointer, chain: stack.pointer, trustStore: store.pointer)
-            })
+            }
+        )
         #expect(detailed.chain.map(\.subject) == [leaf, intermediate, ca].map(\.peerCertificate.subject))
         #expect(detailed.issuerCertificate?.issuerCertificate?.issuerCertificateIsItself == true)
         #expect(!detailed.issuerCertificateIsItself)
         // Without a store the chain stops at the last certificate the peer sent.
         let short = try #require(
-            withExtendedLifetime((leaf, stack)) { PeerCertificate.peerCertificate(leaf: leaf.pointer, chain: stack.pointer) })
+            withExtendedLifetime((leaf, stack)) {
+                PeerCertificate.peerCertificate(leaf: leaf.pointer, chain: stack.pointer)
+            }
+        )
         #expect(short.chain.count == 2 && !short.chain[1].issuerCertificateIsItself)
         // A self-signed leaf is its own issuer, as in Node.
         let selfSigned = try Self.certificate("selfsigned")
         let alone = try #require(
-            withExtendedLifetime(selfSigned) { PeerCertificate.peerCertificate(leaf: selfSigned.pointer, chain: nil) })
+            withExtendedLifetime(selfSigned) { PeerCertificate.peerCertificate(leaf: selfSigned.pointer, chain: nil) }
+        )
         #expect(alone.chain.count == 1 && alone.issuerCertificateIsItself)
         #expect(PeerCertificate.peerCertificate(leaf: nil, chain: nil) == nil)
         let empty = CertificateStack([])

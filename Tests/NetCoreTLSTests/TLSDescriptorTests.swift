@@ -2,10 +2,10 @@
 import NetCore
 import Testing
 
+@testable import NetCoreTLS
+
 /// RLIMIT_NOFILE as the Int32 getrlimit takes (Glibc imports it as an enum case).
 let descriptorLimitResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-
-@testable import NetCoreTLS
 
 /// No leaked descriptors: every socket of every kind of TLS connection ending (clean, garbage, rejected certificate,
 /// destroyed mid-handshake, reset, handshake timeout) has its descriptor closed once the loop is idle; also a burst
@@ -46,13 +46,17 @@ let descriptorLimitResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
                         client.on(.close) { _ in didClose() }
                     case 1:  // garbage
                         let raw = Socket(loop: loop).connect(port: port, host: "127.0.0.1")
-                        raw.on(.connect) { records.append(DescriptorRecord(raw)!); raw.write("garbage garbage\r\n\r\n") }
+                        raw.on(.connect) {
+                            records.append(DescriptorRecord(raw)!); raw.write("garbage garbage\r\n\r\n")
+                        }
                         raw.on(.data) { _ in }
                         raw.on(.error) { _ in }
                         raw.on(.close) { _ in didClose() }
                     case 2:  // rejected certificate (the client trusts another CA)
                         let client = try! TLS.connect(
-                            clientOptions(port: port) { $0.ca = .file(pki.path("other-ca")) }, loop: loop)
+                            clientOptions(port: port) { $0.ca = .file(pki.path("other-ca")) },
+                            loop: loop
+                        )
                         client.once(.connect) { records.append(DescriptorRecord(client)!) }
                         client.on(.error) { _ in }
                         client.on(.close) { _ in didClose() }

@@ -49,15 +49,25 @@ import Testing
 
     static let rawClients: [RawClientCase] = [
         RawClientCase(
-            name: "HTTP to the TLS port", bytes: Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
-            code: "ERR_SSL_HTTP_REQUEST"),
+            name: "HTTP to the TLS port",
+            bytes: Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
+            code: "ERR_SSL_HTTP_REQUEST"
+        ),
         RawClientCase(
-            name: "garbage instead of a ClientHello", bytes: [0x16, 0x09, 0x09] + Array(repeating: 0x41, count: 64),
-            code: "ERR_SSL_WRONG_VERSION_NUMBER"),
+            name: "garbage instead of a ClientHello",
+            bytes: [0x16, 0x09, 0x09] + Array(repeating: 0x41, count: 64),
+            code: "ERR_SSL_WRONG_VERSION_NUMBER"
+        ),
         RawClientCase(
             name: "a handshake record that is not a ClientHello",
-            bytes: [0x16, 0x03, 0x01, 0x00, 0x08, 0x02, 0x00, 0x00, 0x04, 0, 0, 0, 0], code: "ERR_SSL_UNEXPECTED_MESSAGE"),
-        RawClientCase(name: "half a record, then FIN", bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01], code: "ECONNRESET"),
+            bytes: [0x16, 0x03, 0x01, 0x00, 0x08, 0x02, 0x00, 0x00, 0x04, 0, 0, 0, 0],
+            code: "ERR_SSL_UNEXPECTED_MESSAGE"
+        ),
+        RawClientCase(
+            name: "half a record, then FIN",
+            bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01],
+            code: "ECONNRESET"
+        ),
         RawClientCase(name: "nothing, then FIN", bytes: [], code: "ECONNRESET"),
     ]
 
@@ -163,7 +173,9 @@ import Testing
             server.on(.tlsClientError) { error, _ in serverErrors.append(error.code) }
             server.listen(port: 0, host: "127.0.0.1") {
                 let client = try! TLS.connect(
-                    clientOptions(port: server.address()!.port) { $0.ALPNProtocols = ["http/1.1"] }, loop: loop)
+                    clientOptions(port: server.address()!.port) { $0.ALPNProtocols = ["http/1.1"] },
+                    loop: loop
+                )
                 client.on(.error) { clientErrors.append($0.code) }
                 client.on(.close) { _ in server.close() }
             }
@@ -183,7 +195,10 @@ import Testing
             }
             server.listen(port: 0, host: "127.0.0.1") {
                 let port = server.address()!.port
-                let first = try! TLS.connect(clientOptions(port: port) { $0.ALPNProtocols = ["http/1.1", "h2"] }, loop: loop)
+                let first = try! TLS.connect(
+                    clientOptions(port: port) { $0.ALPNProtocols = ["http/1.1", "h2"] },
+                    loop: loop
+                )
                 first.on(.secureConnect) { seen.append("client \(first.alpnProtocol ?? "false")") }
                 first.on(.data) { _ in }
                 first.on(.close) { _ in

@@ -9,7 +9,10 @@ import Testing
     /// Connects to `port`, optionally resuming `session`; `done` gets whether it was reused and the first session
     /// the server sent.
     private func connect(
-        port: Int, session: [UInt8]?, loop: EventLoop, done: @escaping (Bool, [UInt8]?) -> Void
+        port: Int,
+        session: [UInt8]?,
+        loop: EventLoop,
+        done: @escaping (Bool, [UInt8]?) -> Void
     ) {
         let client = try! TLS.connect(clientOptions(port: port) { $0.session = session }, loop: loop)
         var first: [UInt8]?

@@ -45,8 +45,12 @@ public final class PrivateKey: @unchecked Sendable {
             guard let key else {
                 throw TLSError.takeErrorQueue(
                     fallback: TLSError(
-                        code: "ERR_OSSL_UNSUPPORTED", message: "error:1E08010C:DECODER routines::unsupported",
-                        library: "DECODER routines", reason: "unsupported"))
+                        code: "ERR_OSSL_UNSUPPORTED",
+                        message: "error:1E08010C:DECODER routines::unsupported",
+                        library: "DECODER routines",
+                        reason: "unsupported"
+                    )
+                )
             }
             return key
         }
@@ -65,7 +69,8 @@ public final class PrivateKey: @unchecked Sendable {
             EVP_PKEY_generate(context, &key) == 1, let key
         else {
             throw TLSError.takeErrorQueue(
-                fallback: TLSError(code: "ERR_OSSL_EVP_KEYGEN_FAILURE", message: "P-256 key generation failed"))
+                fallback: TLSError(code: "ERR_OSSL_EVP_KEYGEN_FAILURE", message: "P-256 key generation failed")
+            )
         }
         return PrivateKey(taking: key)
     }
@@ -87,7 +92,10 @@ public final class PrivateKey: @unchecked Sendable {
                 fallback: TLSError(
                     code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
                     message: "error:05800074:x509 certificate routines::key values mismatch",
-                    library: "x509 certificate routines", reason: "key values mismatch"))
+                    library: "x509 certificate routines",
+                    reason: "key values mismatch"
+                )
+            )
         }
     }
 
@@ -109,7 +117,10 @@ private final class PassphraseBox {
 /// Node's `PasswordCallback`: the passphrase if it fits the buffer, else -1 (fail); never a terminal prompt, which
 /// OpenSSL's default callback would do.
 private func passphraseCallback(
-    _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int32, _ writing: Int32, _ user: UnsafeMutableRawPointer?
+    _ buffer: UnsafeMutablePointer<CChar>?,
+    _ size: Int32,
+    _ writing: Int32,
+    _ user: UnsafeMutableRawPointer?
 ) -> Int32 {
     guard let buffer, let user else { return -1 }
     let box = Unmanaged<PassphraseBox>.fromOpaque(user).takeUnretainedValue()

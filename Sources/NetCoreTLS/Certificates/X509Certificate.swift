@@ -66,7 +66,10 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         guard let pointer else {
             throw TLSError.takeErrorQueue(
                 fallback: TLSError(
-                    code: "ERR_OSSL_ASN1_TOO_LONG", message: "DER certificate has \(der.count) bytes with trailing data"))
+                    code: "ERR_OSSL_ASN1_TOO_LONG",
+                    message: "DER certificate has \(der.count) bytes with trailing data"
+                )
+            )
         }
         self.init(taking: pointer)
     }
@@ -151,6 +154,9 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
     }
 
     static let noCertificate = TLSError(
-        code: "ERR_OSSL_PEM_NO_START_LINE", message: "error:0480006C:PEM routines::no start line",
-        library: "PEM routines", reason: "no start line")
+        code: "ERR_OSSL_PEM_NO_START_LINE",
+        message: "error:0480006C:PEM routines::no start line",
+        library: "PEM routines",
+        reason: "no start line"
+    )
 }

@@ -9,11 +9,17 @@ enum CertificateTestSupport {
     /// Runs a node script (`node -e SCRIPT -- ARGS`: the arguments are `process.argv.slice(1)`) and returns its stdout parsed as JSON, recording an issue
     /// (and returning nil) when node fails.
     static func nodeJSON(
-        _ script: String, _ arguments: [String] = [], input: String = "", sourceLocation: SourceLocation = #_sourceLocation
+        _ script: String,
+        _ arguments: [String] = [],
+        input: String = "",
+        sourceLocation: SourceLocation = #_sourceLocation
     ) -> Any? {
         let run = ToolRun.run(["node", "-e", script, "--"] + arguments, input: input, timeout: 60)
         guard run.succeeded else {
-            Issue.record("node failed (\(run.status.map(String.init) ?? "timeout")): \(run.stderr)", sourceLocation: sourceLocation)
+            Issue.record(
+                "node failed (\(run.status.map(String.init) ?? "timeout")): \(run.stderr)",
+                sourceLocation: sourceLocation
+            )
             return nil
         }
         do {
@@ -28,7 +34,10 @@ enum CertificateTestSupport {
     static func openssl(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) -> String {
         let run = ToolRun.run(["openssl"] + arguments)
         if !run.succeeded {
-            Issue.record("openssl \(arguments.joined(separator: " ")) failed: \(run.stderr)", sourceLocation: sourceLocation)
+            Issue.record(
+                "openssl \(arguments.joined(separator: " ")) failed: \(run.stderr)",
+                sourceLocation: sourceLocation
+            )
         }
         return run.stdout
     }
@@ -101,11 +110,18 @@ struct OddCertificates: Sendable {
         do { try config.write(toFile: configPath, atomically: true, encoding: .utf8) } catch {
             throw TestPKIError(message: "write \(configPath): \(error)")
         }
-        for (name, algorithm) in [("odd", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), ("odd-rsa", ["-newkey", "rsa:2048"])] {
+        for (name, algorithm) in [
+            ("odd", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), ("odd-rsa", ["-newkey", "rsa:2048"]),
+        ] {
             let run = ToolRun.run(
-                ["openssl", "req", "-x509", "-config", configPath, "-extensions", "ext", "-nodes", "-days", "30"] + algorithm
-                    + ["-keyout", directory + "/\(name).key", "-out", directory + "/\(name).pem", "-set_serial", "0x00ff01"],
-                environment: ["OPENSSL_CONF": configPath])
+                ["openssl", "req", "-x509", "-config", configPath, "-extensions", "ext", "-nodes", "-days", "30"]
+                    + algorithm
+                    + [
+                        "-keyout", directory + "/\(name).key", "-out", directory + "/\(name).pem", "-set_serial",
+                        "0x00ff01",
+                    ],
+                environment: ["OPENSSL_CONF": configPath]
+            )
             guard run.succeeded else { throw TestPKIError(message: "openssl req for \(name): \(run.stderr)") }
         }
         return OddCertificates(directory: directory)
@@ -145,7 +161,9 @@ final class TrustStore {
     /// no known issuer ends as UNABLE_TO_VERIFY_LEAF_SIGNATURE, not the first error UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
     /// returns the X509_V_ERR_* result (0 when it verifies).
     func verify(
-        _ leaf: X509Certificate, untrusted: [X509Certificate] = [], purpose: Int32 = X509_PURPOSE_SSL_SERVER,
+        _ leaf: X509Certificate,
+        untrusted: [X509Certificate] = [],
+        purpose: Int32 = X509_PURPOSE_SSL_SERVER,
         at time: time_t? = nil
     ) -> Int {
         let context = X509_STORE_CTX_new()!

@@ -14,8 +14,11 @@ struct ToolRun: Sendable {
     /// Runs `arguments[0]` (found on PATH) with the rest as its arguments, `input` on stdin, waiting at most `timeout`
     /// seconds. Output is read on other threads, so a chatty program cannot block past the deadline.
     static func run(
-        _ arguments: [String], input: String = "", environment: [String: String]? = nil,
-        currentDirectory: String? = nil, timeout: Double = 30
+        _ arguments: [String],
+        input: String = "",
+        environment: [String: String]? = nil,
+        currentDirectory: String? = nil,
+        timeout: Double = 30
     ) -> ToolRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
