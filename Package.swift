@@ -32,7 +32,8 @@ let package = Package(
         // pays for TLS; NetCoreHTTP's only seam for it is a package-level connector on the client's connections.
         .target(name: "NetCoreHTTPS", dependencies: ["NetCoreHTTP", "NetCoreTLS"]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
-        .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP"], exclude: ["WebAssets/files"]),
+        .target(
+            name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP", "NetCoreTLS", "NetCoreHTTPS"], exclude: ["WebAssets/files"]),
         .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "EchoClient", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "UnixHTTP", dependencies: ["NetCoreTools"]),
