@@ -233,6 +233,47 @@ import Testing
         }
     }
 
+    /// The shared runner gives every course server `--tls` (the cookie and session servers' cookies over HTTPS too).
+    @Test(arguments: ["rest-server", "cookie-server", "session-server"])
+    func courseServer_tls_servesCurl(program: String) throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.remove() }
+        let certificate = sandbox.file("c.pem")
+        let (server, port) = try startCourseServer(program, ["--tls", "--write-cert", certificate])
+        defer { uhKill(server) }
+        #expect(server.stdout.contains("(https://127.0.0.1:\(port)/)"), "\(server.stdout)")
+        let curl = try uhRun([
+            "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}", "--cacert", certificate,
+            "https://localhost:\(port)/", "--resolve", "localhost:\(port):127.0.0.1",
+        ])
+        #expect(curl.status == 0, "\(curl.stderr)")
+        #expect(curl.stdout.hasSuffix(" 0") && !curl.stdout.hasPrefix("000"), "status and verification: \(curl.stdout)")
+    }
+
+    @Test func echoServer_tlsWithWorkerThreads_servesEveryConnection() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.remove() }
+        let (server, port) = try startEchoServer(["--tls", "--workers", "2", "--write-cert", sandbox.file("e.pem")])
+        defer { uhKill(server) }
+        for index in 0..<6 {
+            let client = try ToolProcess(
+                "echo-client", ["--tls", "--ca", sandbox.file("e.pem"), "127.0.0.1", "\(port)", "--greeting", "n\(index)"])
+            defer { uhKill(client) }
+            #expect(client.waitForOutput("Repeating: n\(index)"), "\(client.stdout) \(client.stderr)")
+            client.closeInput()
+            #expect(client.waitForExit() == 0)
+        }
+    }
+
+    @Test func echoClient_help_documentsTheTLSOptionsAndExitCode7() throws {
+        let help = try ToolProcess("echo-client", ["--help"])
+        defer { uhKill(help) }
+        #expect(help.waitForExit() == 0)
+        for text in ["--tls", "--ca FILE", "--servername NAME", "--insecure", "--keylog FILE", "  7  TLS failed"] {
+            #expect(help.stdout.contains(text), "echo-client --help mentions \(text)")
+        }
+    }
+
     @Test func unixHTTP_tls_servesCurlOverTheUnixSocket_andItsOwnGet() throws {
         let sandbox = try Sandbox()
         defer { sandbox.remove() }
