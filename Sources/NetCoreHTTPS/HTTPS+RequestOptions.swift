@@ -145,7 +145,8 @@ extension HTTPS {
             options.connector = ClientConnector(
                 scheme: "https:", defaultPort: 443,
                 keySuffix: contextKey.name + ":\(rejectUnauthorized):\(servername ?? "")"
-            ) { loop, host, port, socketPath in
+            ) { agent, key, host, port, socketPath in
+                let loop = agent.loop
                 do throws(TLSError) {
                     let context: SecureContext
                     if let givenContext {
@@ -153,12 +154,19 @@ extension HTTPS {
                     } else {
                         context = try ContextCache.context(for: contextKey, contextOptions)
                     }
-                    return try TLS.connect(
+                    let socket = try TLS.connect(
                         TLS.ConnectOptions(
                             port: port, host: host, path: socketPath, servername: servername,
-                            rejectUnauthorized: rejectUnauthorized, secureContext: context),
+                            rejectUnauthorized: rejectUnauthorized, secureContext: context,
+                            session: agent.cachedSession(for: key)),
                         loop: loop)
+                    // Node's https.Agent: the newest session of a server is kept for the next connection to it, and
+                    // dropped when a connection ends in an error.
+                    socket.on(.session) { [weak agent] session in agent?.cacheSession(session, for: key) }
+                    socket.on(.close) { [weak agent] hadError in if hadError { agent?.evictSession(for: key) } }
+                    return socket
                 } catch {
+                    agent.evictSession(for: key)  // should a cached session be the trouble, the next request is not
                     // Reported as the request's `error`, after its listeners are in place (the socket defers it).
                     let socket = Socket(loop: loop)
                     socket.destroy(SocketError(error))

@@ -210,6 +210,36 @@ private func freshSocketPath() -> String {
         #expect(protocols == ["https:", "https:", "https:"])
     }
 
+    /// Node's https.Agent caches the server's session: a new connection of the same agent resumes it.
+    @Test func request_newConnectionOfTheSameAgent_resumesTheTLSSession() throws {
+        let pki = try TestPKI.shared
+        var resumed: [Bool] = []
+        try runLoop { loop in
+            let server = try helloServer(loop)
+            let agent = Agent(keepAlive: false, loop: loop)  // a connection per request
+            server.listen(port: 0, host: "127.0.0.1") {
+                let port = server.address()!.port
+                func fetch(_ remaining: Int) {
+                    guard remaining > 0 else {
+                        server.close()
+                        return
+                    }
+                    let request = HTTPS.get(
+                        HTTPS.RequestOptions(
+                            host: "localhost", port: port, agent: .agent(agent), loop: loop, ca: .file(pki.path("ca")))
+                    ) { res in
+                        resumed.append((res.socket as? TLSSocket)?.isSessionReused() ?? false)
+                        readBody(res) { _ in }
+                    }
+                    request.on(.error) { Issue.record("\($0.code) \($0.message)") }
+                    request.on(.close) { loop.nextTick { fetch(remaining - 1) } }
+                }
+                fetch(3)
+            }
+        }
+        #expect(resumed == [false, true, true])
+    }
+
     @Test func request_overUnixSocket_checksTheHostName() throws {
         let pki = try TestPKI.shared
         let path = freshSocketPath()

@@ -24,6 +24,13 @@ public final class Agent {
     /// The loop the agent's connections live on.
     public let loop: EventLoop
 
+    /// Sessions to resume, by pool key, for connectors that have them (NetCoreHTTPS: TLS sessions, Node's
+    /// `https.Agent` `_sessionCache`); opaque bytes here, at most `maxCachedSessions`, the oldest dropped first.
+    private var sessions: [String: [UInt8]] = [:]
+    private var sessionOrder: [String] = []
+    /// Sessions kept for resumption (Node's `maxCachedSessions`: 100).
+    package var maxCachedSessions = 100
+
     private var busy: [String: [ClientConnection]] = [:]
     private var free: [String: [ClientConnection]] = [:]
     private var queued: [String: [ClientRequest]] = [:]
@@ -115,7 +122,7 @@ public final class Agent {
         let socket: Socket
         if let connector = request.connector {
             // Connecting already (TLS: the handshake follows the connect).
-            socket = connector.connect(loop, request.host, request.port, request.socketPath)
+            socket = connector.connect(self, key, request.host, request.port, request.socketPath)
         } else {
             socket = Socket(loop: loop)
             if let path = request.socketPath {
@@ -129,6 +136,26 @@ public final class Agent {
             if keepAlive { socket.setKeepAlive(true, initialDelay: keepAliveMsecs) }
         }
         return ClientConnection(socket: socket, key: key, agent: self)
+    }
+
+    // MARK: - Sessions for connectors
+
+    /// The session cached for `key`, if any.
+    package func cachedSession(for key: String) -> [UInt8]? { sessions[key] }
+
+    /// Keeps `session` for the next connection to `key` (the newest replaces the one before).
+    package func cacheSession(_ session: [UInt8], for key: String) {
+        guard maxCachedSessions > 0 else { return }
+        if sessions.updateValue(session, forKey: key) == nil {
+            sessionOrder.append(key)
+            if sessionOrder.count > maxCachedSessions { sessions[sessionOrder.removeFirst()] = nil }
+        }
+    }
+
+    /// Forgets the session for `key` (a connection resumed from it failed).
+    package func evictSession(for key: String) {
+        guard sessions.removeValue(forKey: key) != nil else { return }
+        sessionOrder.removeAll { $0 == key }
     }
 
     /// A response was read completely and the connection may carry another request.

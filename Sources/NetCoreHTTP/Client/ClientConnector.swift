@@ -14,15 +14,16 @@ package struct ClientConnector {
     /// Appended to the agent's pool key (Node's `https.Agent.getName` adds the TLS options), so a connection is
     /// reused only by requests that would have made the same one.
     package var keySuffix: String
-    /// Makes a socket connecting to the request's server: TCP `host`/`port`, or `socketPath` when given.
-    package var connect: (_ loop: EventLoop, _ host: String, _ port: Int, _ socketPath: String?) -> Socket
+    /// Makes a socket connecting to the request's server: TCP `host`/`port`, or `socketPath` when given, on
+    /// `agent`'s loop; `key` is the pool key (for `agent`'s session cache).
+    package var connect: (_ agent: Agent, _ key: String, _ host: String, _ port: Int, _ socketPath: String?) -> Socket
 
     /// A connector; see the properties.
     package init(
         scheme: String,
         defaultPort: Int,
         keySuffix: String,
-        connect: @escaping (_ loop: EventLoop, _ host: String, _ port: Int, _ socketPath: String?) -> Socket
+        connect: @escaping (_ agent: Agent, _ key: String, _ host: String, _ port: Int, _ socketPath: String?) -> Socket
     ) {
         self.scheme = scheme
         self.defaultPort = defaultPort
