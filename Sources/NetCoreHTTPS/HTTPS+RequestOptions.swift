@@ -132,18 +132,33 @@ extension HTTPS {
         var clientRequestOptions: ClientRequest.Options {
             let loop = self.loop ?? .current
             var options = ClientRequest.Options(
-                host: host, port: port, socketPath: socketPath, method: method, path: path, headers: headers,
-                agent: agent, timeout: timeout, loop: loop)
+                host: host,
+                port: port,
+                socketPath: socketPath,
+                method: method,
+                path: path,
+                headers: headers,
+                agent: agent,
+                timeout: timeout,
+                loop: loop
+            )
             if case .global = agent { options.agent = .agent(HTTPS.globalAgent(for: loop)) }
             let servername = effectiveServername
             let contextKey = ContextKey(self)
             let rejectUnauthorized = self.rejectUnauthorized
             let givenContext = secureContext
             let contextOptions = SecureContextOptions(
-                key: key, passphrase: passphrase, cert: cert, ca: ca, ciphers: ciphers, minVersion: minVersion,
-                maxVersion: maxVersion)
+                key: key,
+                passphrase: passphrase,
+                cert: cert,
+                ca: ca,
+                ciphers: ciphers,
+                minVersion: minVersion,
+                maxVersion: maxVersion
+            )
             options.connector = ClientConnector(
-                scheme: "https:", defaultPort: 443,
+                scheme: "https:",
+                defaultPort: 443,
                 keySuffix: contextKey.name + ":\(rejectUnauthorized):\(servername ?? "")"
             ) { agent, key, host, port, socketPath in
                 let loop = agent.loop
@@ -156,10 +171,16 @@ extension HTTPS {
                     }
                     let socket = try TLS.connect(
                         TLS.ConnectOptions(
-                            port: port, host: host, path: socketPath, servername: servername,
-                            rejectUnauthorized: rejectUnauthorized, secureContext: context,
-                            session: agent.cachedSession(for: key)),
-                        loop: loop)
+                            port: port,
+                            host: host,
+                            path: socketPath,
+                            servername: servername,
+                            rejectUnauthorized: rejectUnauthorized,
+                            secureContext: context,
+                            session: agent.cachedSession(for: key)
+                        ),
+                        loop: loop
+                    )
                     // Node's https.Agent: the newest session of a server is kept for the next connection to it, and
                     // dropped when a connection ends in an error.
                     socket.on(.session) { [weak agent] session in agent?.cacheSession(session, for: key) }

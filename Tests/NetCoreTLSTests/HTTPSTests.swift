@@ -1,9 +1,9 @@
 import Foundation
 import NetCore
 import NetCoreHTTP
-@testable import NetCoreHTTPS
 import Testing
 
+@testable import NetCoreHTTPS
 @testable import NetCoreTLS
 
 /// Reads a response's whole body, then calls `done` with it.
@@ -22,7 +22,11 @@ private func freshSocketPath() -> String {
 /// servers of ours and Node's, over TCP and Unix sockets, with Node's certificate errors.
 @Suite(.timeLimit(.minutes(1))) struct HTTPSTests {
     /// An HTTPS server answering "hello <url> <servername>" with the test PKI's `name` certificate.
-    private func helloServer(_ loop: EventLoop, _ name: String = "localhost", _ configure: (inout TLSServer.Options) -> Void = { _ in }) throws -> HTTPSServer {
+    private func helloServer(
+        _ loop: EventLoop,
+        _ name: String = "localhost",
+        _ configure: (inout TLSServer.Options) -> Void = { _ in }
+    ) throws -> HTTPSServer {
         try HTTPS.createServer(serverOptions(name, configure), loop: loop) { req, res in
             let servername = (req.socket as? TLSSocket)?.servername ?? "-"
             res.setHeader("Content-Type", "text/plain")
@@ -52,7 +56,8 @@ private func freshSocketPath() -> String {
                     [
                         "curl", "-sS", "--cacert", pki.path("ca"), "--resolve", "localhost:\(port):127.0.0.1",
                         "https://localhost:\(port)/tcp",
-                    ], loop: loop
+                    ],
+                    loop: loop
                 ) {
                     tcp = $0
                     done()
@@ -60,7 +65,10 @@ private func freshSocketPath() -> String {
             }
             unixServer.listen(path: path) {
                 runTool(
-                    ["curl", "-sS", "--unix-socket", path, "--cacert", pki.path("ca"), "https://localhost/unix?file=x"],
+                    [
+                        "curl", "-sS", "--unix-socket", path, "--cacert", pki.path("ca"),
+                        "https://localhost/unix?file=x",
+                    ],
                     loop: loop
                 ) {
                     unix = $0
@@ -145,8 +153,13 @@ private func freshSocketPath() -> String {
             func attempt(_ count: Int) {
                 let request = HTTPS.get(
                     HTTPS.RequestOptions(
-                        host: "localhost", port: port, path: "/from-swift", agent: .none, loop: loop,
-                        ca: .file(pki.path("ca")))
+                        host: "localhost",
+                        port: port,
+                        path: "/from-swift",
+                        agent: .none,
+                        loop: loop,
+                        ca: .file(pki.path("ca"))
+                    )
                 ) { res in
                     status = res.statusCode
                     protocolName = (res.socket as? TLSSocket)?.getProtocol() ?? ""
@@ -183,8 +196,13 @@ private func freshSocketPath() -> String {
                 func fetch(_ host: String, _ path: String, then next: @escaping () -> Void) {
                     let request = HTTPS.get(
                         HTTPS.RequestOptions(
-                            host: host, port: port, path: path, agent: .agent(agent), loop: loop,
-                            ca: .text(pki.pem("ca")))
+                            host: host,
+                            port: port,
+                            path: path,
+                            agent: .agent(agent),
+                            loop: loop,
+                            ca: .text(pki.pem("ca"))
+                        )
                     ) { res in readBody(res) { bodies.append($0) } }
                     protocols.append(request.protocol)
                     request.on(.error) { Issue.record("\($0.code) \($0.message)") }
@@ -226,7 +244,12 @@ private func freshSocketPath() -> String {
                     }
                     let request = HTTPS.get(
                         HTTPS.RequestOptions(
-                            host: "localhost", port: port, agent: .agent(agent), loop: loop, ca: .file(pki.path("ca")))
+                            host: "localhost",
+                            port: port,
+                            agent: .agent(agent),
+                            loop: loop,
+                            ca: .file(pki.path("ca"))
+                        )
                     ) { res in
                         resumed.append((res.socket as? TLSSocket)?.isSessionReused() ?? false)
                         readBody(res) { _ in }
@@ -281,8 +304,12 @@ private func freshSocketPath() -> String {
             server.listen(port: 0, host: "127.0.0.1") {
                 let request = HTTPS.get(
                     HTTPS.RequestOptions(
-                        port: server.address()!.port, agent: .none, loop: loop, ca: .file(pki.path("ca")),
-                        rejectUnauthorized: reject)
+                        port: server.address()!.port,
+                        agent: .none,
+                        loop: loop,
+                        ca: .file(pki.path("ca")),
+                        rejectUnauthorized: reject
+                    )
                 ) { res in
                     outcome = String(res.statusCode)
                     readBody(res) { _ in server.close() }
@@ -386,7 +413,10 @@ private func freshSocketPath() -> String {
         #expect(HTTPS.RequestOptions(host: "localhost").effectiveServername == "localhost")
         #expect(HTTPS.RequestOptions(host: "127.0.0.1").effectiveServername == nil)
         #expect(HTTPS.RequestOptions(host: "::1").effectiveServername == nil)
-        #expect(HTTPS.RequestOptions(host: "10.0.0.1", headers: ["Host": "api.example:8443"]).effectiveServername == "api.example")
+        #expect(
+            HTTPS.RequestOptions(host: "10.0.0.1", headers: ["Host": "api.example:8443"]).effectiveServername
+                == "api.example"
+        )
         #expect(HTTPS.RequestOptions(host: "a.example", headers: ["Host": "[::1]:8443"]).effectiveServername == nil)
         #expect(HTTPS.RequestOptions(host: "a.example", servername: "").effectiveServername == nil)
         #expect(HTTPS.RequestOptions(host: "127.0.0.1", servername: "b.example").effectiveServername == "b.example")

@@ -27,7 +27,8 @@ import Testing
     /// An NSS key log line for TLS 1.3 (or 1.2's CLIENT_RANDOM): label, 32-byte client random, secret.
     private func isKeyLogLine(_ line: Substring) -> Bool {
         line.wholeMatch(
-            of: /(CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET|CLIENT_TRAFFIC_SECRET_0|SERVER_TRAFFIC_SECRET_0|EXPORTER_SECRET|CLIENT_RANDOM) [0-9a-f]{64} [0-9a-f]{64,128}/
+            of:
+                /(CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET|CLIENT_TRAFFIC_SECRET_0|SERVER_TRAFFIC_SECRET_0|EXPORTER_SECRET|CLIENT_RANDOM) [0-9a-f]{64} [0-9a-f]{64,128}/
         ) != nil
     }
 
@@ -45,7 +46,8 @@ import Testing
         #expect(server.stderr.split(separator: "\n").count == 1, "one line: \(server.stderr)")
         let client = try ToolProcess(
             "/usr/bin/openssl",
-            ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", sandbox.file("echo.pem"), "-verify_return_error"])
+            ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", sandbox.file("echo.pem"), "-verify_return_error"]
+        )
         defer { uhKill(client) }
         client.send("ping over tls\n")
         #expect(client.waitForOutput("Repeating: ping over tls"), "\(client.stdout) \(client.stderr)")
@@ -61,7 +63,10 @@ import Testing
         defer { uhKill(server) }
         #expect(server.waitForError("SHA-256 fingerprint "))
 
-        let trusted = try ToolProcess("echo-client", ["--tls", "--ca", sandbox.file("echo.pem"), "127.0.0.1", "\(port)"])
+        let trusted = try ToolProcess(
+            "echo-client",
+            ["--tls", "--ca", sandbox.file("echo.pem"), "127.0.0.1", "\(port)"]
+        )
         defer { uhKill(trusted) }
         #expect(trusted.waitForOutput("Who needs a browser to communicate?"), "\(trusted.stdout) \(trusted.stderr)")
         trusted.send("hello tls\n")
@@ -80,7 +85,8 @@ import Testing
 
         let wrongName = try ToolProcess(
             "echo-client",
-            ["--tls", "--ca", sandbox.file("echo.pem"), "--servername", "wrong.example", "127.0.0.1", "\(port)"])
+            ["--tls", "--ca", sandbox.file("echo.pem"), "--servername", "wrong.example", "127.0.0.1", "\(port)"]
+        )
         defer { uhKill(wrongName) }
         #expect(wrongName.waitForExit() == 7)
         #expect(wrongName.stderr.contains("ERR_TLS_CERT_ALTNAME_INVALID"), "\(wrongName.stderr)")
@@ -104,7 +110,9 @@ import Testing
         ])
         defer { uhKill(server) }
         let client = try ToolProcess(
-            "echo-client", ["--tls", "--ca", sandbox.file("echo.pem"), "--keylog", clientLog, "127.0.0.1", "\(port)"])
+            "echo-client",
+            ["--tls", "--ca", sandbox.file("echo.pem"), "--keylog", clientLog, "127.0.0.1", "\(port)"]
+        )
         defer { uhKill(client) }
         #expect(client.waitForOutput("Repeating: Who needs"))
         client.closeInput()
@@ -132,7 +140,10 @@ import Testing
         #expect(!plain.stdout.contains("Repeating"))
         #expect(server.waitForError("TLS handshake with "), "\(server.stderr)")
         #expect(server.process.isRunning)
-        let client = try ToolProcess("echo-client", ["--tls", "--ca", sandbox.file("echo.pem"), "127.0.0.1", "\(port)"])
+        let client = try ToolProcess(
+            "echo-client",
+            ["--tls", "--ca", sandbox.file("echo.pem"), "127.0.0.1", "\(port)"]
+        )
         defer { uhKill(client) }
         #expect(client.waitForOutput("Repeating: Who needs"))
         client.closeInput()
@@ -147,12 +158,19 @@ import Testing
         defer { sandbox.remove() }
         let missing = sandbox.file("missing.pem")
         var arguments = ["--tls", "--cert", missing, "--key", sandbox.file("missing.key")]
-        if program == "unix-http" { arguments += ["--socket", sandbox.file("s")] } else { arguments += ["--port", "0"] }
+        if program == "unix-http" {
+            arguments += ["--socket", sandbox.file("s")]
+        } else {
+            arguments += ["--port", "0"]
+        }
         let server = try ToolProcess(program, arguments)
         defer { uhKill(server) }
         #expect(server.waitForExit() == code, "\(server.stdout) \(server.stderr)")
         #expect(server.stderr.split(separator: "\n").count == 1, "\(server.stderr)")
-        #expect(server.stderr.hasPrefix("\(program): ") && server.stderr.contains("ENOENT") && server.stderr.contains(missing))
+        #expect(
+            server.stderr.hasPrefix("\(program): ") && server.stderr.contains("ENOENT")
+                && server.stderr.contains(missing)
+        )
         let help = try ToolProcess(program, ["--help"])
         defer { uhKill(help) }
         #expect(help.waitForExit() == 0)
@@ -168,12 +186,15 @@ import Testing
         for name in ["a", "b"] {
             let made = try uhRun([
                 "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
-                "/CN=localhost", "-days", "1", "-keyout", sandbox.file("\(name).key"), "-out", sandbox.file("\(name).pem"),
+                "/CN=localhost", "-days", "1", "-keyout", sandbox.file("\(name).key"), "-out",
+                sandbox.file("\(name).pem"),
             ])
             #expect(made.status == 0, "\(made.stderr)")
         }
         let server = try ToolProcess(
-            "hello-server", ["--port", "0", "--tls", "--cert", sandbox.file("a.pem"), "--key", sandbox.file("b.key")])
+            "hello-server",
+            ["--port", "0", "--tls", "--cert", sandbox.file("a.pem"), "--key", sandbox.file("b.key")]
+        )
         defer { uhKill(server) }
         #expect(server.waitForExit() == 4)
         #expect(server.stderr.contains("KEY_VALUES_MISMATCH"), "\(server.stderr)")
@@ -184,7 +205,10 @@ import Testing
         try expectUsageError("hello-server", ["--cert", "/tmp/x.pem", "--key", "/tmp/x.key"])
         try expectUsageError("hello-server", ["--tls", "--cert", "/tmp/x.pem"])
         try expectUsageError("echo-server", ["--keylog", "/tmp/x.keys"])
-        try expectUsageError("rest-server", ["--tls", "--cert", "/tmp/x.pem", "--key", "/tmp/x.key", "--write-cert", "/tmp/y"])
+        try expectUsageError(
+            "rest-server",
+            ["--tls", "--cert", "/tmp/x.pem", "--key", "/tmp/x.key", "--write-cert", "/tmp/y"]
+        )
         let client = try ToolProcess("echo-client", ["--ca", "/tmp/x.pem"])
         defer { uhKill(client) }
         #expect(client.waitForExit() == 2)
@@ -203,8 +227,10 @@ import Testing
         let saved = try fileFingerprint(certificate)
         #expect(server.waitForError("SHA-256 fingerprint "))
         #expect(printedFingerprint(server.stderr) != nil && printedFingerprint(server.stderr) == saved)
-        let curl = try uhRun(["curl", "-sS", "--cacert", certificate, "https://localhost:\(port)/", "--resolve",
-                              "localhost:\(port):127.0.0.1"])
+        let curl = try uhRun([
+            "curl", "-sS", "--cacert", certificate, "https://localhost:\(port)/", "--resolve",
+            "localhost:\(port):127.0.0.1",
+        ])
         #expect(curl.status == 0, "\(curl.stderr)")
         #expect(curl.stdout == "<h1>Hello Node!</h1>Hello Server!")
         // The plaintext request is refused at the TLS layer, and the server goes on.
@@ -219,13 +245,19 @@ import Testing
         let sandbox = try Sandbox()
         defer { sandbox.remove() }
         let certificate = sandbox.file("w.pem")
-        let (server, port) = try startCourseServer("hello-server", ["--tls", "--workers", "2", "--write-cert", certificate])
+        let (server, port) = try startCourseServer(
+            "hello-server",
+            ["--tls", "--workers", "2", "--write-cert", certificate]
+        )
         defer {
             server.signal(SIGTERM)
             _ = server.waitForExit(timeout: 15)
             uhKill(server)
         }
-        #expect(server.stderr.components(separatedBy: "SHA-256 fingerprint").count == 2, "printed once: \(server.stderr)")
+        #expect(
+            server.stderr.components(separatedBy: "SHA-256 fingerprint").count == 2,
+            "printed once: \(server.stderr)"
+        )
         // Fresh connections land on either worker (SO_REUSEPORT); each must verify against the one saved file.
         for _ in 0..<8 {
             let curl = try uhRun(["curl", "-sS", "--cacert", certificate, "https://127.0.0.1:\(port)/"])
@@ -257,7 +289,9 @@ import Testing
         defer { uhKill(server) }
         for index in 0..<6 {
             let client = try ToolProcess(
-                "echo-client", ["--tls", "--ca", sandbox.file("e.pem"), "127.0.0.1", "\(port)", "--greeting", "n\(index)"])
+                "echo-client",
+                ["--tls", "--ca", sandbox.file("e.pem"), "127.0.0.1", "\(port)", "--greeting", "n\(index)"]
+            )
             defer { uhKill(client) }
             #expect(client.waitForOutput("Repeating: n\(index)"), "\(client.stdout) \(client.stderr)")
             client.closeInput()
@@ -281,7 +315,9 @@ import Testing
         let socket = sandbox.file("s")
         let certificate = sandbox.file("u.pem")
         let server = try ToolProcess(
-            "unix-http", ["--tls", "--socket", socket, "--root", sandbox.path, "--write-cert", certificate])
+            "unix-http",
+            ["--tls", "--socket", socket, "--root", sandbox.path, "--write-cert", certificate]
+        )
         defer { uhKill(server) }
         #expect(server.waitForOutput("listening on \(socket)"), "\(server.stderr)")
         let curl = try uhRun([
@@ -289,7 +325,10 @@ import Testing
         ])
         #expect(curl.status == 0, "\(curl.stderr)")
         #expect(curl.stdout.hasPrefix("0\n1\n") && curl.stdout.hasSuffix("99\nfile over tls\n"))
-        let get = try ToolProcess("unix-http", ["get", "/?file=f.txt", "--socket", socket, "--tls", "--ca", certificate])
+        let get = try ToolProcess(
+            "unix-http",
+            ["get", "/?file=f.txt", "--socket", socket, "--tls", "--ca", certificate]
+        )
         defer { uhKill(get) }
         #expect(get.waitForExit() == 0, "\(get.stderr)")
         #expect(get.stdout.hasPrefix("STATUS: 200\n") && get.stdout.contains("chunk o' data : "), "\(get.stdout)")
@@ -311,7 +350,9 @@ import Testing
         let certificate = sandbox.file("c.pem")
         let keys = sandbox.file("keys")
         let (server, port) = try startCourseServer(
-            "hello-server", ["--tls", "--write-cert", certificate, "--keylog", keys])
+            "hello-server",
+            ["--tls", "--write-cert", certificate, "--keylog", keys]
+        )
         defer { uhKill(server) }
         // tshark live, decrypting with the key log as it goes: it prints the request's target once it has seen and
         // decrypted it, so the test waits on that line (no capture file to flush). Started through python3 to
@@ -328,7 +369,8 @@ import Testing
             [
                 "python3", "-c", unblocked, "-l", "-i", "lo", "-f", "tcp port \(port)", "-o", "tls.keylog_file:\(keys)",
                 "-Y", "http.request", "-T", "fields", "-e", "http.request.uri",
-            ])
+            ]
+        )
         defer { uhKill(tshark) }
         guard tshark.waitForError("Capture started", timeout: 30) else {
             print("skipped: tshark cannot capture on lo here: \(tshark.stderr)")
@@ -336,7 +378,10 @@ import Testing
         }
         let curl = try uhRun(["curl", "-sS", "--cacert", certificate, "https://127.0.0.1:\(port)/decrypt-me"])
         #expect(curl.status == 0, "\(curl.stderr)")
-        #expect(tshark.waitForOutput("/decrypt-me\n", timeout: 30), "tshark decrypted: \(tshark.stdout) \(tshark.stderr)")
+        #expect(
+            tshark.waitForOutput("/decrypt-me\n", timeout: 30),
+            "tshark decrypted: \(tshark.stdout) \(tshark.stderr)"
+        )
         let lines = (try? String(contentsOfFile: keys, encoding: .utf8))?.split(separator: "\n") ?? []
         #expect(!lines.isEmpty && lines.allSatisfy(isKeyLogLine), "\(lines)")
         tshark.signal(SIGTERM)

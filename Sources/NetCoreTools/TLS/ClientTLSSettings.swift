@@ -42,14 +42,19 @@ public struct ClientTLSSettings: Sendable {
             throw Arguments.UsageError(description: "--\(name) needs a non-empty value")
         }
         guard parsed.has("tls") else {
-            if let given = valued.first(where: { parsed.values[$0] != nil }) ?? (parsed.has("insecure") ? "insecure" : nil) {
+            if let given = valued.first(where: { parsed.values[$0] != nil })
+                ?? (parsed.has("insecure") ? "insecure" : nil)
+            {
                 throw Arguments.UsageError(description: "--\(given) needs --tls")
             }
             return nil
         }
         return ClientTLSSettings(
-            caFile: parsed.values["ca"], servername: parsed.values["servername"], insecure: parsed.has("insecure"),
-            keylogFile: parsed.values["keylog"])
+            caFile: parsed.values["ca"],
+            servername: parsed.values["servername"],
+            insecure: parsed.has("insecure"),
+            keylogFile: parsed.values["keylog"]
+        )
     }
 
     /// The name to present and check for `host`: `servername`, else `host` unless it is an IP address (Node's
@@ -64,7 +69,8 @@ public struct ClientTLSSettings: Sendable {
         guard let keylogFile else { return nil }
         do { return try KeyLogFile(path: keylogFile) } catch {
             throw ServerTLSSettings.SetupFailure(
-                description: "cannot open --keylog \(keylogFile): \(error.message) (\(error.code))")
+                description: "cannot open --keylog \(keylogFile): \(error.message) (\(error.code))"
+            )
         }
     }
 }

@@ -56,14 +56,18 @@ public struct ServerTLSSettings: Sendable {
             return nil
         }
         let settings = ServerTLSSettings(
-            certFile: parsed.values["cert"], keyFile: parsed.values["key"], writeCertFile: parsed.values["write-cert"],
-            keylogFile: parsed.values["keylog"])
+            certFile: parsed.values["cert"],
+            keyFile: parsed.values["key"],
+            writeCertFile: parsed.values["write-cert"],
+            keylogFile: parsed.values["keylog"]
+        )
         if (settings.certFile == nil) != (settings.keyFile == nil) {
             throw Arguments.UsageError(description: "--cert and --key go together")
         }
         if settings.certFile != nil && settings.writeCertFile != nil {
             throw Arguments.UsageError(
-                description: "--write-cert saves a generated certificate; with --cert, give clients that file")
+                description: "--write-cert saves a generated certificate; with --cert, give clients that file"
+            )
         }
         return settings
     }
@@ -91,13 +95,16 @@ public struct ServerTLSSettings: Sendable {
         } else {
             let made: SelfSignedCertificate
             do { made = try SelfSignedCertificate.make() } catch {
-                throw SetupFailure(description: "cannot make a self-signed certificate: \(error.message) (\(error.code))")
+                throw SetupFailure(
+                    description: "cannot make a self-signed certificate: \(error.message) (\(error.code))"
+                )
             }
             (certificatePEM, keyPEM) = (made.certificatePEM, made.keyPEM)
             generated = true
             Console.error(
                 "\(name): TLS with a self-signed certificate for localhost, 127.0.0.1, ::1; SHA-256 fingerprint "
-                    + made.fingerprint256)
+                    + made.fingerprint256
+            )
         }
         // One context now, so a bad PEM or a key of another certificate fails at start, not per connection.
         do {
@@ -108,7 +115,9 @@ public struct ServerTLSSettings: Sendable {
         }
         if generated, let writeCertFile {
             do { try TextFile.write(certificatePEM, to: writeCertFile, mode: 0o644) } catch {
-                throw SetupFailure(description: "cannot write --write-cert \(writeCertFile): \(error.message) (\(error.code))")
+                throw SetupFailure(
+                    description: "cannot write --write-cert \(writeCertFile): \(error.message) (\(error.code))"
+                )
             }
         }
         var keylog: KeyLogFile?
