@@ -456,6 +456,11 @@ extension TLS {
         public var allowHalfOpen = false
         /// A session from an earlier connection's `session` event, to resume.
         public var session: [UInt8]?
+        /// Checks the server's certificate against the name (`servername`, else `host`) once it verified; nil when
+        /// it matches, else the error (Node's `checkServerIdentity` option; default `TLS.checkServerIdentity`).
+        public var checkServerIdentity: @Sendable (String, PeerCertificate) -> TLSError? = {
+            TLS.checkServerIdentity(hostname: $0, certificate: $1)
+        }
 
         /// Options with Node's defaults for everything not given.
         public init(
@@ -546,7 +551,11 @@ extension TLS {
             loop: loop,
             allowHalfOpen: options.allowHalfOpen,
             connection: connection,
-            verification: .init(hostname: hostname, rejectUnauthorized: options.rejectUnauthorized)
+            verification: .init(
+                hostname: hostname,
+                rejectUnauthorized: options.rejectUnauthorized,
+                checkServerIdentity: options.checkServerIdentity
+            )
         )
         if let callback { socket.once(.secureConnect, callback) }
         if let path = options.path {

@@ -171,3 +171,23 @@ import Testing
         #expect(answers == ["hello", "hello"])
     }
 }
+
+extension TLSServerLifetimeTests {
+    /// A closed TLSSocket is freed even when its listeners (TLS ones included) capture it.
+    @Test(.timeLimit(.minutes(1))) func closedSocket_isFreed_despiteListenersCapturingIt() throws {
+        weak var weakClient: TLSSocket?
+        try runLoop { loop in
+            let server = try TLS.createServer(serverOptions(), loop: loop) { $0.end("bye") }
+            server.listen(port: 0, host: "127.0.0.1") {
+                let client = try! TLS.connect(clientOptions(port: server.address()!.port), loop: loop)
+                weakClient = client
+                client.on(.keylog) { _ in _ = client.encrypted }
+                client.on(.session) { _ in _ = client.encrypted }
+                client.on(.secureConnect) { _ = client.authorized }
+                client.on(.data) { _ in _ = client.bytesRead }
+                client.on(.close) { _ in server.close() }
+            }
+        }
+        #expect(weakClient == nil)
+    }
+}
