@@ -21,8 +21,7 @@ public struct ServerTLSSettings: Sendable {
     public static let options: [Arguments.Option] = [
         .init(
             "tls",
-            help: "serve TLS; without --cert/--key a self-signed certificate for localhost, 127.0.0.1 and ::1 is made "
-                + "at start (its SHA-256 fingerprint goes to stderr)"
+            help: "serve TLS; without --cert/--key, with a self-signed certificate made at start (fingerprint on stderr)"
         ),
         .init("cert", .value(placeholder: "FILE"), help: "with --tls: the certificate (PEM; intermediates after it)"),
         .init("key", .value(placeholder: "FILE"), help: "with --tls: the private key of --cert (PEM)"),

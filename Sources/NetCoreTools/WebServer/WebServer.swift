@@ -55,10 +55,10 @@ public enum WebServer {
         --workers N starts a supervisor (like Node's cluster) that runs N worker processes sharing one TCP port with
         SO_REUSEPORT and restarts any that die. Each worker is a separate process, so in-memory state (sessions, the
         REST users list, ...) is per worker: a client's next request may reach a worker that does not know it.
-        With --tls the supervisor loads (or makes) the certificate once and hands it to every worker, so all of
-        them present the same one.
+        With --tls every worker presents the same certificate: the --cert file, or the one the supervisor makes
+        once and hands to its workers.
 
-        --tls serves HTTPS: try hello-server --tls --write-cert /tmp/h.pem, then
+        --tls serves HTTPS. For example: hello-server --tls --write-cert /tmp/h.pem, then
         curl --cacert /tmp/h.pem https://localhost:8080/
         """
 
