@@ -299,6 +299,7 @@ private func freshSocketPath() -> String {
         let pki = try TestPKI.shared
         var outcome = ""
         var message = ""
+        var descriptor: DescriptorRecord?
         try runLoop { loop in
             let server = try helloServer(loop, name)
             server.listen(port: 0, host: "127.0.0.1") {
@@ -319,9 +320,11 @@ private func freshSocketPath() -> String {
                     message = error.message
                     server.close()
                 }
+                request.on(.socket) { socket in socket.once(.connect) { descriptor = DescriptorRecord(socket) } }
             }
         }
         #expect(outcome == expected, "\(message)")
+        #expect(descriptor != nil && descriptor?.isStillOpen == false, "the client's descriptor was closed")
     }
 
     @Test func request_missingCAFile_failsWithENOENT_andUnknownCAFailsTheRequest() throws {
