@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "NetCore", targets: ["NetCore"]),
         .library(name: "NetCoreHTTP", targets: ["NetCoreHTTP"]),
         .library(name: "NetCoreTLS", targets: ["NetCoreTLS"]),
+        .library(name: "NetCoreHTTPS", targets: ["NetCoreHTTPS"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "unix-http", targets: ["UnixHTTP"]),
@@ -27,8 +28,12 @@ let package = Package(
         .target(name: "NetCoreTLS", dependencies: ["NetCore", "COpenSSL"]),
         // HTTP/1.1 on NetCore: pure parsers and encoders, a server and a client.
         .target(name: "NetCoreHTTP", dependencies: ["NetCore"]),
+        // Node's `https`: NetCoreHTTP over NetCoreTLS. A module of its own, so plain HTTP neither links OpenSSL nor
+        // pays for TLS; NetCoreHTTP's only seam for it is a package-level connector on the client's connections.
+        .target(name: "NetCoreHTTPS", dependencies: ["NetCoreHTTP", "NetCoreTLS"]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
-        .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP"], exclude: ["WebAssets/files"]),
+        .target(
+            name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP", "NetCoreTLS", "NetCoreHTTPS"], exclude: ["WebAssets/files"]),
         .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "EchoClient", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "UnixHTTP", dependencies: ["NetCoreTools"]),
@@ -42,7 +47,8 @@ let package = Package(
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "NetCoreHTTPTests", dependencies: ["NetCoreHTTP"]),
         // NetCoreHTTP too: an HTTPServer served over TLS unchanged is the proof that the transport seam holds.
-        .testTarget(name: "NetCoreTLSTests", dependencies: ["NetCoreTLS", "COpenSSL", "NetCoreHTTP"]),
+        // NetCoreHTTPS's tests live here as well (HTTPS*Tests.swift), to share the test PKI and the peers' helpers.
+        .testTarget(name: "NetCoreTLSTests", dependencies: ["NetCoreTLS", "COpenSSL", "NetCoreHTTP", "NetCoreHTTPS"]),
         // Depends on the executables so `swift test` builds them: the end-to-end tests run the real binaries.
         .testTarget(name: "NetCoreToolsTests", dependencies: [
                 "NetCoreTools", "EchoServer", "EchoClient", "UnixHTTP", "HelloServer", "RestServer", "CookieServer",

@@ -4,7 +4,7 @@
 #   scripts/make-test-pki.sh OUTDIR
 #
 # Every NAME below is NAME.pem (certificate, PEM) + NAME.key (private key, PKCS#8 PEM, unencrypted).
-# ECDSA P-256 and SHA-256 unless noted; every serial is random (16 bytes).
+# ECDSA P-256 and SHA-256 unless noted; serials are random (OpenSSL's default), except expired's (01).
 #   ca              root CA (CA:true), subject C/ST/L/O/OU/CN
 #   intermediate    CA signed by ca (CA:true, pathlen:0)
 #   localhost       leaf signed by ca: SAN DNS:localhost, IP:127.0.0.1, IP:::1; serverAuth; an AIA (OCSP, caIssuers)
@@ -18,7 +18,8 @@
 #   rsa-localhost   RSA 2048, the SANs of localhost, signed by ca
 #   other-ca        a second, unrelated root CA
 #   other-client    client (CN=other-client) signed by other-ca
-# Also the CSRs and the throwaway `openssl ca` state of `expired` under OUTDIR/work/ (not needed by the tests).
+# Also the config, and the CSR and throwaway `openssl ca` state of `expired`, under OUTDIR/work/ (the tests do not
+# need them).
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -118,7 +119,7 @@ keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:b.example.test
 
-# `openssl ca` only for `expired`: it is the 3.0 CLI's way to set both validity dates.
+# The `openssl ca` settings, used only for `expired`.
 [ca]
 default_ca = expired_ca
 [expired_ca]
@@ -134,64 +135,38 @@ commonName = supplied
 EOF
 export OPENSSL_CONF=$PWD/work/openssl.cnf
 
-ec_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
-serial() { echo "0x$(openssl rand -hex 16)"; }
-
-# root NAME SUBJECT: a self-signed CA.
-root() {
-    ec_key "$1"
-    openssl req -new -x509 -key "$1.key" -subj "$2" -days 3650 -sha256 -set_serial "$(serial)" \
-        -extensions ca_ext -out "$1.pem"
-}
-
-# issue NAME SUBJECT ISSUER SECTION: a certificate for NAME.key signed by ISSUER, with the extensions of SECTION.
+# One openssl run per certificate: `req -newkey ... -x509 [-CA ...]` makes the key and the certificate (OpenSSL 3.0's
+# req signs with -CA; serials are then random, 20 bytes). Fewer processes keep this well under 2 s on a busy machine.
+# issue NAME SUBJECT SECTION [ISSUER]: an ECDSA P-256 key and a certificate with the extensions of SECTION, signed by
+# ISSUER (self-signed without one).
 issue() {
-    openssl req -new -key "$1.key" -subj "$2" -out "work/$1.csr"
-    openssl x509 -req -in "work/$1.csr" -CA "$3.pem" -CAkey "$3.key" -set_serial "$(serial)" -days 825 -sha256 \
-        -extfile "$OPENSSL_CONF" -extensions "$4" -out "$1.pem" 2>/dev/null
+    local issuer=()
+    if [[ $# -ge 4 ]]; then issuer=(-CA "$4.pem" -CAkey "$4.key"); fi
+    openssl req -new -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout "$1.key" -subj "$2" \
+        -days "${DAYS:-825}" -sha256 -extensions "$3" "${issuer[@]}" -out "$1.pem" 2>/dev/null
 }
 
-root ca "/C=US/ST=California/L=San Francisco/O=NetCore Test/OU=Test PKI/CN=NetCore Test Root CA"
-root other-ca "/C=US/O=NetCore Other/CN=NetCore Other Root CA"
-
-ec_key intermediate
-issue intermediate "/C=US/O=NetCore Test/CN=NetCore Test Intermediate CA" ca intermediate_ext
-
-ec_key localhost
-issue localhost "/C=US/O=NetCore Test/CN=localhost" ca localhost_ext
-
-ec_key localhost-chain
-issue localhost-chain "/O=NetCore Test/CN=localhost" intermediate chain_ext
+DAYS=3650 issue ca "/C=US/ST=California/L=San Francisco/O=NetCore Test/OU=Test PKI/CN=NetCore Test Root CA" ca_ext
+DAYS=3650 issue other-ca "/C=US/O=NetCore Other/CN=NetCore Other Root CA" ca_ext
+issue intermediate "/C=US/O=NetCore Test/CN=NetCore Test Intermediate CA" intermediate_ext ca
+issue localhost "/C=US/O=NetCore Test/CN=localhost" localhost_ext ca
+issue localhost-chain "/O=NetCore Test/CN=localhost" chain_ext intermediate
 cat intermediate.pem >>localhost-chain.pem
+issue wrongname "/CN=wrong.example" wrongname_ext ca
+issue selfsigned "/O=NetCore Test/CN=localhost" selfsigned_ext
+issue client "/C=US/O=NetCore Test/OU=Clients/OU=Tests/CN=client" client_ext ca
+issue other-client "/O=NetCore Other/CN=other-client" client_ext other-ca
+issue wildcard "/CN=*.example.test" wildcard_ext ca
+issue sni-a "/CN=a.example.test" sni_a_ext ca
+issue sni-b "/CN=b.example.test" sni_b_ext ca
+openssl req -new -x509 -newkey rsa:2048 -noenc -keyout rsa-localhost.key -subj "/O=NetCore Test/CN=localhost" \
+    -days 825 -sha256 -extensions rsa_ext -CA ca.pem -CAkey ca.key -out rsa-localhost.pem 2>/dev/null
 
-ec_key wrongname
-issue wrongname "/CN=wrong.example" ca wrongname_ext
-
-ec_key selfsigned
-openssl req -new -x509 -key selfsigned.key -subj "/O=NetCore Test/CN=localhost" -days 825 -sha256 \
-    -set_serial "$(serial)" -extensions selfsigned_ext -out selfsigned.pem
-
-ec_key client
-issue client "/C=US/O=NetCore Test/OU=Clients/OU=Tests/CN=client" ca client_ext
-
-ec_key other-client
-issue other-client "/O=NetCore Other/CN=other-client" other-ca client_ext
-
-ec_key wildcard
-issue wildcard "/CN=*.example.test" ca wildcard_ext
-
-ec_key sni-a
-issue sni-a "/CN=a.example.test" ca sni_a_ext
-ec_key sni-b
-issue sni-b "/CN=b.example.test" ca sni_b_ext
-
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa-localhost.key 2>/dev/null
-issue rsa-localhost "/O=NetCore Test/CN=localhost" ca rsa_ext
-
-ec_key expired
-openssl req -new -key expired.key -subj "/CN=localhost" -out work/expired.csr
+# `openssl ca` only for `expired`: the 3.0 CLI's way to set both validity dates.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout expired.key -subj "/CN=localhost" \
+    -out work/expired.csr 2>/dev/null
 : >work/index.txt
-openssl rand -hex 16 >work/serial
+echo 01 >work/serial
 openssl ca -batch -notext -config "$OPENSSL_CONF" -name expired_ca -cert ca.pem -keyfile ca.key \
     -startdate 20200101000000Z -enddate 20210101000000Z -extensions expired_ext -extfile "$OPENSSL_CONF" \
     -in work/expired.csr -out expired.pem 2>/dev/null

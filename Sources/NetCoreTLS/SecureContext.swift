@@ -2,9 +2,13 @@ import COpenSSL
 
 /// A TLS protocol version, named as Node names them (`minVersion: "TLSv1.2"`).
 public enum TLSVersion: String, Sendable, Comparable, CaseIterable {
+    /// TLS 1.0 (refused by OpenSSL 3's default security level).
     case tlsv1 = "TLSv1"
+    /// TLS 1.1 (refused by OpenSSL 3's default security level).
     case tlsv1_1 = "TLSv1.1"
+    /// TLS 1.2, Node's default `minVersion`.
     case tlsv1_2 = "TLSv1.2"
+    /// TLS 1.3, Node's default `maxVersion`.
     case tlsv1_3 = "TLSv1.3"
 
     var openSSLValue: Int32 {
@@ -39,6 +43,7 @@ public struct SecureContextOptions: Sendable {
     /// The highest version allowed (Node's default `TLSv1.3`).
     public var maxVersion: TLSVersion = .tlsv1_3
 
+    /// Options with Node's defaults for everything not given.
     public init(
         key: PEMSource? = nil,
         passphrase: String? = nil,
@@ -72,17 +77,22 @@ public final class SecureContext: @unchecked Sendable {
     public init(_ options: SecureContextOptions = SecureContextOptions()) throws(TLSError) {
         ERR_clear_error()
         guard let context = SSL_CTX_new(TLS_method()) else {
-            throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_OSSL_SSL_CTX_NEW", message: "SSL_CTX_new failed"))
+            throw TLSError.takeErrorQueue(
+                fallback: TLSError(code: "ERR_OSSL_SSL_CTX_NEW", message: "SSL_CTX_new failed")
+            )
         }
         pointer = context
         // Release the read and write buffers of idle connections (~49 KB -> ~16 KB each, issue 11); no
         // renegotiation (Node refuses it too: a client-initiated renegotiation is a denial-of-service lever).
+        // No SSL_MODE_ENABLE_PARTIAL_WRITE or ACCEPT_MOVING_WRITE_BUFFER: SSL_write goes into a memory BIO, which
+        // grows, so it never writes part of a buffer or asks to be retried with the same one.
         _ = netcore_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS))
         _ = netcore_SSL_CTX_set_options(context, netcore_SSL_OP_NO_RENEGOTIATION() | netcore_SSL_OP_NO_COMPRESSION())
         guard options.minVersion <= options.maxVersion else {
             throw TLSError(
                 code: "ERR_TLS_PROTOCOL_VERSION_CONFLICT",
-                message: "TLS protocol version \(options.minVersion.rawValue) conflicts with secureProtocol")
+                message: "TLS protocol version \(options.minVersion.rawValue) conflicts with secureProtocol"
+            )
         }
         _ = netcore_SSL_CTX_set_min_proto_version(context, options.minVersion.openSSLValue)
         _ = netcore_SSL_CTX_set_max_proto_version(context, options.maxVersion.openSSLValue)
@@ -93,7 +103,8 @@ public final class SecureContext: @unchecked Sendable {
             ERR_clear_error()
             guard SSL_CTX_check_private_key(context) == 1 else {
                 throw TLSError.takeErrorQueue(
-                    fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch"))
+                    fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch")
+                )
             }
         }
         if let ca = options.ca {
@@ -117,12 +128,18 @@ public final class SecureContext: @unchecked Sendable {
         ERR_clear_error()
         // As Node: an empty part leaves that version with no ciphers of its own, and a list matching nothing fails.
         let suitesOK = SSL_CTX_set_ciphersuites(pointer, suites) == 1
-        let listOK = list.isEmpty ? SSL_CTX_set_cipher_list(pointer, "") == 1 || true : SSL_CTX_set_cipher_list(pointer, list) == 1
+        let listOK =
+            list.isEmpty
+            ? SSL_CTX_set_cipher_list(pointer, "") == 1 || true : SSL_CTX_set_cipher_list(pointer, list) == 1
         guard suitesOK && listOK, !(suites.isEmpty && list.isEmpty) else {
             throw TLSError.takeErrorQueue(
                 fallback: TLSError(
-                    code: "ERR_SSL_NO_CIPHER_MATCH", message: "error:0A0000B9:SSL routines::no cipher match",
-                    library: "SSL routines", reason: "no cipher match"))
+                    code: "ERR_SSL_NO_CIPHER_MATCH",
+                    message: "error:0A0000B9:SSL routines::no cipher match",
+                    library: "SSL routines",
+                    reason: "no cipher match"
+                )
+            )
         }
         ERR_clear_error()
     }
@@ -130,12 +147,15 @@ public final class SecureContext: @unchecked Sendable {
     private func useCertificateChain(_ source: PEMSource) throws(TLSError) {
         let certificates = try X509Certificate.chain(source)
         ERR_clear_error()
-        guard SSL_CTX_use_certificate(pointer, certificates[0].pointer) == 1 else {
+        // withPointer: Swift may release a wrapper right after its last use, before the C call that uses it.
+        guard certificates[0].withPointer({ SSL_CTX_use_certificate(pointer, $0) }) == 1 else {
             throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_SSL_CERT", message: "bad certificate"))
         }
         for intermediate in certificates.dropFirst() {
-            guard netcore_SSL_CTX_add1_chain_cert(pointer, intermediate.pointer) == 1 else {
-                throw TLSError.takeErrorQueue(fallback: TLSError(code: "ERR_SSL_CERT", message: "bad chain certificate"))
+            guard intermediate.withPointer({ netcore_SSL_CTX_add1_chain_cert(pointer, $0) }) == 1 else {
+                throw TLSError.takeErrorQueue(
+                    fallback: TLSError(code: "ERR_SSL_CERT", message: "bad chain certificate")
+                )
             }
         }
     }
@@ -143,9 +163,10 @@ public final class SecureContext: @unchecked Sendable {
     private func usePrivateKey(_ source: PEMSource, passphrase: String?) throws(TLSError) {
         let key = try PrivateKey(source, passphrase: passphrase)
         ERR_clear_error()
-        guard SSL_CTX_use_PrivateKey(pointer, key.pointer) == 1 else {
+        guard key.withPointer({ SSL_CTX_use_PrivateKey(pointer, $0) }) == 1 else {
             throw TLSError.takeErrorQueue(
-                fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch"))
+                fallback: TLSError(code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", message: "key values mismatch")
+            )
         }
     }
 
@@ -154,9 +175,11 @@ public final class SecureContext: @unchecked Sendable {
         let store = SSL_CTX_get_cert_store(pointer)
         for certificate in certificates {
             ERR_clear_error()
-            _ = X509_STORE_add_cert(store, certificate.pointer)
-            // Named to clients as acceptable issuers when the server requests a certificate (as Node does).
-            _ = SSL_CTX_add_client_CA(pointer, certificate.pointer)
+            certificate.withPointer { raw in
+                _ = X509_STORE_add_cert(store, raw)
+                // Named to clients as acceptable issuers when the server requests a certificate (as Node does).
+                _ = SSL_CTX_add_client_CA(pointer, raw)
+            }
         }
         ERR_clear_error()
     }
@@ -180,7 +203,9 @@ public final class SecureContext: @unchecked Sendable {
             guard (1...255).contains(bytes.count) else {
                 throw TLSError(
                     code: "ERR_OUT_OF_RANGE",
-                    message: "The byte length of the protocol at index 0 exceeds the maximum length. It must be <= 255. Received \(bytes.count)")
+                    message:
+                        "The byte length of the protocol at index 0 exceeds the maximum length. It must be <= 255. Received \(bytes.count)"
+                )
             }
             wire.append(UInt8(bytes.count))
             wire += bytes

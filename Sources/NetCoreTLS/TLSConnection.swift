@@ -1,6 +1,6 @@
 import COpenSSL
-import NetCore
 @preconcurrency import Glibc
+import NetCore
 
 /// TLS over memory BIOs, under a `TLSSocket`'s stream (its `SocketTransport`).
 ///
@@ -107,7 +107,9 @@ final class TLSConnection: SocketTransport {
             fail(
                 TLSError(
                     code: "ECONNRESET",
-                    message: "Client network socket disconnected before secure TLS connection was established"))
+                    message: "Client network socket disconnected before secure TLS connection was established"
+                )
+            )
         case .failed:
             socket.destroy()
         default:
@@ -188,10 +190,10 @@ final class TLSConnection: SocketTransport {
         state.handshakeCompleted()
         // The verdict first (a rejected peer gets none of the pending plaintext), then what waited for the
         // handshake, then the event: a listener's writes follow the earlier ones.
-        guard socket.handshakeDidComplete(beforeEvent: { [self] in
+        _ = socket.handshakeDidComplete(beforeEvent: { [self] in
             // Everything written before the handshake, up to the first file piece; the rest as the queue drains.
             encryptWaiting(limit: Self.filePiece)
-        }) else { return }
+        })
     }
 
     /// Encrypts waiting writes in order: whole byte writes, and at most `limit` bytes of a file region, stopping
@@ -306,7 +308,11 @@ final class TLSConnection: SocketTransport {
     /// BIOs never make one) or an empty queue becomes a protocol error.
     private func takeError(_ reason: Int32) -> TLSError {
         TLSError.takeErrorQueue(
-            fallback: TLSError(code: "EPROTO", message: "TLS failure (SSL_get_error \(reason)) with an empty error queue"))
+            fallback: TLSError(
+                code: "EPROTO",
+                message: "TLS failure (SSL_get_error \(reason)) with an empty error queue"
+            )
+        )
     }
 
     // MARK: - Failure

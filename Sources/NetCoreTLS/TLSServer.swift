@@ -48,6 +48,7 @@ public final class TLSServer {
         /// names, then to the server's own context (Node's `SNICallback`, answered synchronously).
         public var SNICallback: (@Sendable (String) -> SecureContext?)?
 
+        /// Options with Node's defaults for everything not given.
         public init(
             key: PEMSource? = nil,
             passphrase: String? = nil,
@@ -84,8 +85,14 @@ public final class TLSServer {
 
         var contextOptions: SecureContextOptions {
             SecureContextOptions(
-                key: key, passphrase: passphrase, cert: cert, ca: ca, ciphers: ciphers, minVersion: minVersion,
-                maxVersion: maxVersion)
+                key: key,
+                passphrase: passphrase,
+                cert: cert,
+                ca: ca,
+                ciphers: ciphers,
+                minVersion: minVersion,
+                maxVersion: maxVersion
+            )
         }
     }
 
@@ -150,12 +157,17 @@ public final class TLSServer {
         handshakeTimeout = options.handshakeTimeout
         self.server = server
         if let secureConnectionListener { secureConnectionListeners.append(secureConnectionListener) }
-        // The factory holds this server strongly while it listens (the loop holds the listener, which holds the
-        // factory), so `TLS.createServer(…).listen(…)` works without the caller keeping it; closing breaks the loop.
-        server.acceptedSocketFactory = { [self] descriptor, server in makeSocket(descriptor, server) }
-        server.once(.close) { [weak self] in
+        installSocketFactory()
+        server.on(.close) { [weak self] in
             if self?.server.listening == false { self?.server.acceptedSocketFactory = nil }
         }
+    }
+
+    /// The factory holds this server strongly while it listens (the loop holds the listener, which holds the
+    /// factory), so `TLS.createServer(…).listen(…)` works without the caller keeping it; `close` breaks the cycle,
+    /// and listening again restores it.
+    private func installSocketFactory() {
+        server.acceptedSocketFactory = { [self] descriptor, server in makeSocket(descriptor, server) }
     }
 
     private func makeSocket(_ descriptor: Int32, _ server: Server) -> Socket {
@@ -184,7 +196,9 @@ public final class TLSServer {
     private static func checkTicketKeys(_ keys: [UInt8]) throws(TLSError) {
         guard keys.count == 48 else {
             throw TLSError(
-                code: "ERR_INVALID_ARG_VALUE", message: "Session ticket keys must be a 48-byte buffer (got \(keys.count))")
+                code: "ERR_INVALID_ARG_VALUE",
+                message: "Session ticket keys must be a 48-byte buffer (got \(keys.count))"
+            )
         }
     }
 
@@ -219,20 +233,23 @@ public final class TLSServer {
 
     /// OpenSSL's servername callback: switch the SSL to the context picked for the name (the callback's, else the
     /// newest matching `addContext` name); an unknown name keeps the server's own certificate, as in Node.
-    private static let serverNameCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?) -> Int32 = {
-        ssl, _, _ in
-        guard let ssl, let connection = TLSConnection.of(ssl), let server = connection.socket?.acceptingServer,
-            let rawName = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)
-        else { return SSL_TLSEXT_ERR_OK }
-        let name = String(cString: rawName)
-        let chosen = server.sniCallback?(name) ?? server.namedContexts.last { $0.pattern.matches(name) }?.context
-        if let chosen, chosen !== connection.context {
-            if server.keylogEnabled { enableKeylog(on: chosen) }
-            connection.selectedContext = chosen
-            _ = SSL_set_SSL_CTX(ssl, chosen.pointer)
+    private static let serverNameCallback:
+        @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?) -> Int32 = {
+            ssl,
+            _,
+            _ in
+            guard let ssl, let connection = TLSConnection.of(ssl), let server = connection.socket?.acceptingServer,
+                let rawName = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)
+            else { return SSL_TLSEXT_ERR_OK }
+            let name = String(cString: rawName)
+            let chosen = server.sniCallback?(name) ?? server.namedContexts.last { $0.pattern.matches(name) }?.context
+            if let chosen, chosen !== connection.context {
+                if server.keylogEnabled { enableKeylog(on: chosen) }
+                connection.selectedContext = chosen
+                _ = SSL_set_SSL_CTX(ssl, chosen.pointer)
+            }
+            return SSL_TLSEXT_ERR_OK
         }
-        return SSL_TLSEXT_ERR_OK
-    }
 
     // MARK: - Key log
 
@@ -261,6 +278,7 @@ public final class TLSServer {
     /// Listens on TCP `port`; see `Server.listen(port:host:)`.
     @discardableResult
     public func listen(port: Int = 0, host: String? = nil, _ callback: (() -> Void)? = nil) -> TLSServer {
+        installSocketFactory()
         server.listen(port: port, host: host, callback)
         return self
     }
@@ -268,6 +286,7 @@ public final class TLSServer {
     /// Listens on a Unix-domain socket; see `Server.listen(path:mode:)`.
     @discardableResult
     public func listen(path: String, mode: UInt32? = nil, _ callback: (() -> Void)? = nil) -> TLSServer {
+        installSocketFactory()
         server.listen(path: path, mode: mode, callback)
         return self
     }
@@ -437,7 +456,13 @@ extension TLS {
         public var allowHalfOpen = false
         /// A session from an earlier connection's `session` event, to resume.
         public var session: [UInt8]?
+        /// Checks the server's certificate against the name (`servername`, else `host`) once it verified; nil when
+        /// it matches, else the error (Node's `checkServerIdentity` option; default `TLS.checkServerIdentity`).
+        public var checkServerIdentity: @Sendable (String, PeerCertificate) -> TLSError? = {
+            TLS.checkServerIdentity(hostname: $0, certificate: $1)
+        }
 
+        /// Options with Node's defaults for everything not given.
         public init(
             port: Int = 0,
             host: String = "localhost",
@@ -490,9 +515,15 @@ extension TLS {
         } else {
             context = try SecureContext(
                 SecureContextOptions(
-                    key: options.key, passphrase: options.passphrase, cert: options.cert, ca: options.ca,
+                    key: options.key,
+                    passphrase: options.passphrase,
+                    cert: options.cert,
+                    ca: options.ca,
                     ciphers: options.ciphers,
-                    minVersion: options.minVersion, maxVersion: options.maxVersion))
+                    minVersion: options.minVersion,
+                    maxVersion: options.maxVersion
+                )
+            )
         }
         let connection = TLSConnection(context: context, isServer: false, handshakeTimeout: 0)
         netcore_SSL_set_verify_continue(connection.ssl, SSL_VERIFY_PEER)
@@ -520,7 +551,12 @@ extension TLS {
             loop: loop,
             allowHalfOpen: options.allowHalfOpen,
             connection: connection,
-            verification: .init(hostname: hostname, rejectUnauthorized: options.rejectUnauthorized))
+            verification: .init(
+                hostname: hostname,
+                rejectUnauthorized: options.rejectUnauthorized,
+                checkServerIdentity: options.checkServerIdentity
+            )
+        )
         if let callback { socket.once(.secureConnect, callback) }
         if let path = options.path {
             socket.connect(path: path)

@@ -27,6 +27,7 @@ public final class TLSSocket: Socket {
     struct ClientVerification {
         let hostname: String
         let rejectUnauthorized: Bool
+        let checkServerIdentity: @Sendable (String, PeerCertificate) -> TLSError?
     }
 
     /// Always true (Node's `tlsSocket.encrypted`).
@@ -82,7 +83,8 @@ public final class TLSSocket: Socket {
         return TLSCipher(
             name: String(cString: SSL_CIPHER_get_name(cipher)),
             standardName: SSL_CIPHER_standard_name(cipher).map { String(cString: $0) } ?? "",
-            version: String(cString: SSL_CIPHER_get_version(cipher)))
+            version: String(cString: SSL_CIPHER_get_version(cipher))
+        )
     }
 
     /// The peer's certificate (Node's `getPeerCertificate(detailed)`): subject, issuer, subjectaltname, validity,
@@ -91,6 +93,21 @@ public final class TLSSocket: Socket {
     public func getPeerCertificate(_ detailed: Bool = false) -> PeerCertificate? {
         guard isSecure else { return nil }
         return connection.peerCertificate(detailed: detailed)
+    }
+
+    /// The current session, serialised for `ConnectOptions.session` (Node's `getSession()`); nil before the
+    /// handshake. Under TLS 1.3 a resumable session arrives after the handshake: prefer the `session` event.
+    public func getSession() -> [UInt8]? {
+        guard isSecure, let session = SSL_get1_session(connection.ssl) else { return nil }
+        defer { SSL_SESSION_free(session) }
+        let length = i2d_SSL_SESSION(session, nil)
+        guard length > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            var cursor = buffer.baseAddress
+            _ = i2d_SSL_SESSION(session, &cursor)
+        }
+        return bytes
     }
 
     /// Whether the handshake resumed an earlier session (Node's `isSessionReused()`).
@@ -136,7 +153,7 @@ public final class TLSSocket: Socket {
             var failure = connection.verifyError()
             // As Node: a resumed session's name was checked when it was made.
             if failure == nil, !isSessionReused(), let peer = connection.peerCertificate(detailed: false) {
-                failure = TLS.checkServerIdentity(hostname: verification.hostname, certificate: peer)
+                failure = verification.checkServerIdentity(verification.hostname, peer)
             }
             if let failure {
                 authorized = false
@@ -185,9 +202,12 @@ public final class TLSSocket: Socket {
     /// The server that accepted this socket (nil for a client, and after close).
     var acceptingServer: TLSServer? { tlsServer }
 
+    /// The socket was destroyed: drop what could keep it alive (listeners capturing it, the server).
     func connectionDidClose() {
         tlsServer = nil
         secureConnectListeners.removeAll()
+        keylogListeners.removeAll()
+        sessionListeners.removeAll()
     }
 }
 
@@ -206,12 +226,14 @@ extension TLSSocket {
 }
 
 extension TLSSocket {
-    /// A session the server offered for resumption, serialised (client sockets; Node's `session` event). Pass it
-    /// as `ConnectOptions.session` to resume.
+    /// Has OpenSSL hand new sessions to `newSessionCallback` (client sockets; Node enables it with the first
+    /// `session` listener): a client cache that keeps nothing itself.
     fileprivate func enableSessionEvents() {
         let context = connection.context.pointer
         _ = netcore_SSL_CTX_set_session_cache_mode(
-            context, Int(SSL_SESS_CACHE_CLIENT) | Int(SSL_SESS_CACHE_NO_INTERNAL_STORE))
+            context,
+            Int(SSL_SESS_CACHE_CLIENT) | Int(SSL_SESS_CACHE_NO_INTERNAL_STORE)
+        )
         SSL_CTX_sess_set_new_cb(context, TLSSocket.newSessionCallback)
     }
 
@@ -258,6 +280,13 @@ extension TLSSocket.TLSEvent where Payload == Void {
 
 /// Node's `getCipher()` result.
 public struct TLSCipher: Sendable, Equatable {
+    /// Makes a cipher description.
+    public init(name: String, standardName: String, version: String) {
+        self.name = name
+        self.standardName = standardName
+        self.version = version
+    }
+
     /// OpenSSL's name (`"TLS_AES_256_GCM_SHA384"`, `"ECDHE-RSA-AES128-GCM-SHA256"`).
     public var name: String
     /// The IETF name.

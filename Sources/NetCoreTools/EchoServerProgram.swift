@@ -1,5 +1,6 @@
 @preconcurrency import Glibc
 import NetCore
+import NetCoreTLS
 import Synchronization
 
 /// The O'Reilly TCP echo server (example 3-2) as a command-line program: `echo-server [options]`.
@@ -10,6 +11,7 @@ public enum EchoServerProgram {
         case failure = 1
         case usage = 2
         case cannotListen = 3
+        case tlsSetup = 4
     }
 
     static let options: [Arguments.Option] = [
@@ -28,15 +30,18 @@ public enum EchoServerProgram {
             .value(placeholder: "N"),
             help: "N event-loop threads sharing the port via SO_REUSEPORT (default 1)"
         ),
-    ]
+    ] + ServerTLSSettings.options
 
     /// The `--help` text.
     public static let usage = """
         usage: echo-server [--port N] [--host ADDR | --unix PATH] [--allow-half-open] [--quiet] [--max-connections N]
-                           [--workers N]
+                           [--workers N] [--tls [--cert FILE --key FILE] [--write-cert FILE] [--keylog FILE]]
 
         Listens for TCP connections and answers every chunk received with "Repeating: " and the same bytes.
         Logs "connected", "<data> from <address> <port>" (control bytes escaped) and "client closed connection".
+        With --tls the connections are TLS (try: echo-server --tls --write-cert /tmp/echo.pem, then
+        openssl s_client -connect 127.0.0.1:8124 -CAfile /tmp/echo.pem, or echo-client --tls --ca /tmp/echo.pem);
+        every worker thread serves the same certificate.
 
         options:
         \(Arguments.help(for: options))
@@ -46,6 +51,7 @@ public enum EchoServerProgram {
           1  unexpected failure
           2  bad command line
           3  cannot listen (port in use, permission denied, bad address or path)
+        \(ServerTLSSettings.exitCodeHelp)
         """
 
     /// Runs the server until it is stopped; returns the exit code.
@@ -54,11 +60,13 @@ public enum EchoServerProgram {
         let port: Int
         let maxConnections: Int?
         let workers: Int
+        let tlsSettings: ServerTLSSettings?
         do {
             parsed = try Arguments(arguments, options: options)
             port = try parsed.integer("port", in: 0...65535) ?? 8124
             maxConnections = try parsed.integer("max-connections", in: 1...Int(Int32.max))
             workers = try parsed.integer("workers", in: 1...256) ?? 1
+            tlsSettings = try ServerTLSSettings.parse(parsed)
             if workers > 1 && parsed.values["unix"] != nil {
                 throw Arguments.UsageError(
                     description: "--workers needs TCP (SO_REUSEPORT); it cannot be combined with --unix"
@@ -78,12 +86,20 @@ public enum EchoServerProgram {
             Console.line(usage)
             return ExitCode.success.rawValue
         }
+        var tls: ServerTLS?
+        if let tlsSettings {
+            do { tls = try tlsSettings.prepare(name: "echo-server") } catch {
+                Console.error("echo-server: \(error)")
+                return ExitCode.tlsSetup.rawValue
+            }
+        }
         let settings = Settings(
             host: parsed.values["host"],
             unixPath: parsed.values["unix"],
             allowHalfOpen: parsed.has("allow-half-open"),
             quiet: parsed.has("quiet"),
-            maxConnections: maxConnections
+            maxConnections: maxConnections,
+            tls: tls
         )
         return serve(port: port, workers: workers, settings: settings)
     }
@@ -94,6 +110,8 @@ public enum EchoServerProgram {
         var allowHalfOpen: Bool
         var quiet: Bool
         var maxConnections: Int?
+        /// With `--tls`: the certificate every worker's server uses.
+        var tls: ServerTLS?
     }
 
     /// One listening server and its connections, on one loop.
@@ -108,6 +126,12 @@ public enum EchoServerProgram {
             server = Net.createServer(allowHalfOpen: settings.allowHalfOpen, loop: loop)
             server.reusePort = reusePort
             server.maxConnections = settings.maxConnections
+            if let tls = settings.tls {
+                // Checked by `prepare`: a context from the same PEM cannot fail here.
+                do { try tls.attach(to: server, name: "echo-server", quiet: settings.quiet) } catch {
+                    preconditionFailure("echo-server: TLS set-up failed after its check: \(error)")
+                }
+            }
             server.on(.connection) { socket in
                 handle(
                     socket,

@@ -1,6 +1,7 @@
 @preconcurrency import Glibc
 import NetCore
 import NetCoreHTTP
+import NetCoreTLS
 
 /// The unix-http server: `GET /?file=NAME` streams the counter lines and then the file, chunked, with backpressure.
 final class FileServer {
@@ -20,11 +21,14 @@ final class FileServer {
     let rootPath: String
     let quiet: Bool
     let configuration: HTTPServer.Configuration
+    /// With `--tls`: the certificate the server presents.
+    let tls: ServerTLS?
 
-    init(root: String, quiet: Bool, configuration: HTTPServer.Configuration) {
+    init(root: String, quiet: Bool, configuration: HTTPServer.Configuration, tls: ServerTLS? = nil) {
         self.rootPath = root
         self.quiet = quiet
         self.configuration = configuration
+        self.tls = tls
     }
 
     func run(socketPath: String?, port: Int?, mode: UInt32?) -> Int32 {
@@ -40,6 +44,12 @@ final class FileServer {
         let http = HTTPServer(loop: loop, configuration: configuration) { [self] request, response in
             handle(request, response, resolver: resolver, loop: loop)
         }
+        if let tls {
+            // Checked by `prepare`: a context from the same PEM cannot fail here.
+            do { try tls.attach(to: http.server, name: "unix-http", quiet: quiet) } catch {
+                preconditionFailure("unix-http: TLS set-up failed after its check: \(error)")
+            }
+        }
         let place = socketPath ?? "127.0.0.1 port \(port ?? 0)"
         http.on(.error) { error in
             if http.server.listening {
@@ -50,7 +60,8 @@ final class FileServer {
             }
         }
         let announce = {
-            let where_ = socketPath ?? "http://127.0.0.1:\(http.server.address()?.port ?? 0)/"
+            let scheme = self.tls == nil ? "http" : "https"
+            let where_ = socketPath ?? "\(scheme)://127.0.0.1:\(http.server.address()?.port ?? 0)/"
             Console.line("listening on \(where_) (serving files from \(resolver.root))")
         }
         if let socketPath {

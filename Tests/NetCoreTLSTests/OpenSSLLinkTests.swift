@@ -11,9 +11,14 @@ import Testing
 
     @Test func pemGarbage_isNamedTheWayNodeNamesIt() {
         ERR_clear_error()
-        let bio = BIO_new_mem_buf("not a certificate", -1)
-        defer { BIO_free(bio) }
-        #expect(PEM_read_bio_X509(bio, nil, nil, nil) == nil)
+        // BIO_new_mem_buf keeps the pointer without copying, so the bytes must outlive the BIO (a string literal
+        // passed directly is a temporary C string, freed after the call: AddressSanitizer caught it).
+        let text = Array("not a certificate".utf8)
+        text.withUnsafeBytes { bytes in
+            let bio = BIO_new_mem_buf(bytes.baseAddress, Int32(bytes.count))
+            defer { BIO_free(bio) }
+            #expect(PEM_read_bio_X509(bio, nil, nil, nil) == nil)
+        }
         let error = TLSError.takeErrorQueue(fallback: TLSError(code: "NONE", message: ""))
         #expect(error.code == "ERR_OSSL_PEM_NO_START_LINE")
         #expect(error.library == "PEM routines")

@@ -67,7 +67,10 @@ import Testing
                 }
             }
             server.listen(port: 0, host: "127.0.0.1") {
-                runTool(["python3", "-c", Self.observer, "\(server.address()!.port)", pki.path("ca"), "read"], loop: loop) {
+                runTool(
+                    ["python3", "-c", Self.observer, "\(server.address()!.port)", pki.path("ca"), "read"],
+                    loop: loop
+                ) {
                     run = $0
                     server.close()
                 }
@@ -100,7 +103,10 @@ import Testing
                 socket.on(.data) { _ in socket.write("reply\n") }
             }
             server.listen(port: 0, host: "127.0.0.1") {
-                runTool(["python3", "-c", Self.observer, "\(server.address()!.port)", pki.path("ca"), mode], loop: loop) {
+                runTool(
+                    ["python3", "-c", Self.observer, "\(server.address()!.port)", pki.path("ca"), mode],
+                    loop: loop
+                ) {
                     run = $0
                     server.close()
                 }
@@ -133,7 +139,9 @@ import Testing
             }
             server.listen(port: 0, host: "127.0.0.1") {
                 let client = try! TLS.connect(
-                    clientOptions(port: server.address()!.port) { $0.allowHalfOpen = true }, loop: loop)
+                    clientOptions(port: server.address()!.port) { $0.allowHalfOpen = true },
+                    loop: loop
+                )
                 client.on(.secureConnect) { if !serverEndsFirst { client.end("client done") } }
                 client.on(.data) { clientLog.append("data \($0.string)") }
                 client.on(.end) {

@@ -1,7 +1,11 @@
+@preconcurrency import Glibc
 import NetCore
 import Testing
 
 @testable import NetCoreTLS
+
+/// RLIMIT_NOFILE as the Int32 getrlimit takes (Glibc imports it as an enum case).
+let descriptorLimitResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
 /// No leaked descriptors: every socket of every kind of TLS connection ending (clean, garbage, rejected certificate,
 /// destroyed mid-handshake, reset, handshake timeout) has its descriptor closed once the loop is idle; also a burst
@@ -42,13 +46,17 @@ import Testing
                         client.on(.close) { _ in didClose() }
                     case 1:  // garbage
                         let raw = Socket(loop: loop).connect(port: port, host: "127.0.0.1")
-                        raw.on(.connect) { records.append(DescriptorRecord(raw)!); raw.write("garbage garbage\r\n\r\n") }
+                        raw.on(.connect) {
+                            records.append(DescriptorRecord(raw)!); raw.write("garbage garbage\r\n\r\n")
+                        }
                         raw.on(.data) { _ in }
                         raw.on(.error) { _ in }
                         raw.on(.close) { _ in didClose() }
                     case 2:  // rejected certificate (the client trusts another CA)
                         let client = try! TLS.connect(
-                            clientOptions(port: port) { $0.ca = .file(pki.path("other-ca")) }, loop: loop)
+                            clientOptions(port: port) { $0.ca = .file(pki.path("other-ca")) },
+                            loop: loop
+                        )
                         client.once(.connect) { records.append(DescriptorRecord(client)!) }
                         client.on(.error) { _ in }
                         client.on(.close) { _ in didClose() }
@@ -77,13 +85,22 @@ import Testing
         #expect(clientErrors >= rounds / 5 * 2)
     }
 
-    /// 200 handshakes started at once against one server: all complete, all close.
-    @Test(.timeLimit(.minutes(1))) func handshakeBurst_allCompleteAndClose() throws {
-        let count = 200
+    /// The handshake storm: 1,000 handshakes started at once against one server (fewer if the descriptor
+    /// limit cannot hold two per connection): all complete, all close, no descriptor left.
+    @Test(.timeLimit(.minutes(2))) func handshakeStorm_allCompleteAndClose() throws {
+        var limit = rlimit()
+        getrlimit(descriptorLimitResource, &limit)
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(descriptorLimitResource, &limit)
+            getrlimit(descriptorLimitResource, &limit)
+        }
+        // Two descriptors per connection in this process, and room for the tests running beside this one.
+        let count = max(50, min(1000, (Int(limit.rlim_cur) - 400) / 2))
         var completed = 0
         var closed = 0
         var records: [DescriptorRecord] = []
-        try runLoop(seconds: 50) { loop in
+        try runLoop(seconds: 100) { loop in
             let server = try TLS.createServer(serverOptions(), loop: loop) { socket in
                 socket.end()
                 socket.on(.data) { _ in }

@@ -1,5 +1,5 @@
-import NetCore
 @preconcurrency import Glibc
+import NetCore
 import Testing
 
 @testable import NetCoreTLS
@@ -54,7 +54,8 @@ import Testing
                     $0.ca = .file(pki.path("ca"))
                     $0.maxVersion = .tlsv1_2
                     $0.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256"
-                }, loop: loop
+                },
+                loop: loop
             ) { socket in
                 let peer = socket.getPeerCertificate()
                 serverView = [
@@ -68,7 +69,9 @@ import Testing
                     clientOptions(port: server.address()!.port) {
                         $0.cert = .file(pki.path("client"))
                         $0.key = .file(pki.path("client.key"))
-                    }, loop: loop)
+                    },
+                    loop: loop
+                )
                 #expect(client.getPeerCertificate() == nil)
                 #expect(client.getProtocol() == nil)
                 client.on(.secureConnect) {
@@ -90,7 +93,8 @@ import Testing
                 "localhost", "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1",
                 "NetCore Test Intermediate CA", "true", "95", "TLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
                 "true",
-            ])
+            ]
+        )
         #expect(serverView == ["client", "true", "TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256", "true"])
     }
 
@@ -115,5 +119,75 @@ import Testing
             }
         }
         #expect(echoed == "over a unix socket")
+    }
+}
+
+@Suite struct TLSServerLifetimeTests {
+    private func ask(_ port: Int, loop: EventLoop, then: @escaping (String) -> Void) {
+        let client = try! TLS.connect(clientOptions(port: port), loop: loop)
+        var answer = ""
+        client.on(.data) { answer += $0.string }
+        client.on(.close) { _ in then(answer) }
+    }
+
+    /// A server nobody holds keeps serving while it listens and lets itself go once closed.
+    @Test(.timeLimit(.minutes(1))) func unheldServer_serves_thenGoesAway() throws {
+        weak var weakServer: TLSServer?
+        var answers: [String] = []
+        try runLoop { loop in
+            var server: TLSServer? = try TLS.createServer(serverOptions(), loop: loop) { $0.end("hello") }
+            weakServer = server
+            server!.listen(port: 0, host: "127.0.0.1") {
+                ask(weakServer!.address()!.port, loop: loop) { answer in
+                    answers.append(answer)
+                    weakServer!.close()
+                }
+            }
+            server = nil
+        }
+        #expect(answers == ["hello"])
+        #expect(weakServer == nil)
+    }
+
+    /// A closed server listens again and still speaks TLS (its accepted sockets are TLSSockets again).
+    @Test(.timeLimit(.minutes(1))) func closedServer_listensAgain_overTLS() throws {
+        var answers: [String] = []
+        try runLoop { loop in
+            let server = try TLS.createServer(serverOptions(), loop: loop) { $0.end("hello") }
+            server.listen(port: 0, host: "127.0.0.1") {
+                ask(server.address()!.port, loop: loop) { answer in
+                    answers.append(answer)
+                    server.close { _ in
+                        server.listen(port: 0, host: "127.0.0.1") {
+                            ask(server.address()!.port, loop: loop) { answer in
+                                answers.append(answer)
+                                server.close()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(answers == ["hello", "hello"])
+    }
+}
+
+extension TLSServerLifetimeTests {
+    /// A closed TLSSocket is freed even when its listeners (TLS ones included) capture it.
+    @Test(.timeLimit(.minutes(1))) func closedSocket_isFreed_despiteListenersCapturingIt() throws {
+        weak var weakClient: TLSSocket?
+        try runLoop { loop in
+            let server = try TLS.createServer(serverOptions(), loop: loop) { $0.end("bye") }
+            server.listen(port: 0, host: "127.0.0.1") {
+                let client = try! TLS.connect(clientOptions(port: server.address()!.port), loop: loop)
+                weakClient = client
+                client.on(.keylog) { _ in _ = client.encrypted }
+                client.on(.session) { _ in _ = client.encrypted }
+                client.on(.secureConnect) { _ = client.authorized }
+                client.on(.data) { _ in _ = client.bytesRead }
+                client.on(.close) { _ in server.close() }
+            }
+        }
+        #expect(weakClient == nil)
     }
 }

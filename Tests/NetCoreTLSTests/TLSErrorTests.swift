@@ -49,15 +49,25 @@ import Testing
 
     static let rawClients: [RawClientCase] = [
         RawClientCase(
-            name: "HTTP to the TLS port", bytes: Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
-            code: "ERR_SSL_HTTP_REQUEST"),
+            name: "HTTP to the TLS port",
+            bytes: Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
+            code: "ERR_SSL_HTTP_REQUEST"
+        ),
         RawClientCase(
-            name: "garbage instead of a ClientHello", bytes: [0x16, 0x09, 0x09] + Array(repeating: 0x41, count: 64),
-            code: "ERR_SSL_WRONG_VERSION_NUMBER"),
+            name: "garbage instead of a ClientHello",
+            bytes: [0x16, 0x09, 0x09] + Array(repeating: 0x41, count: 64),
+            code: "ERR_SSL_WRONG_VERSION_NUMBER"
+        ),
         RawClientCase(
             name: "a handshake record that is not a ClientHello",
-            bytes: [0x16, 0x03, 0x01, 0x00, 0x08, 0x02, 0x00, 0x00, 0x04, 0, 0, 0, 0], code: "ERR_SSL_UNEXPECTED_MESSAGE"),
-        RawClientCase(name: "half a record, then FIN", bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01], code: "ECONNRESET"),
+            bytes: [0x16, 0x03, 0x01, 0x00, 0x08, 0x02, 0x00, 0x00, 0x04, 0, 0, 0, 0],
+            code: "ERR_SSL_UNEXPECTED_MESSAGE"
+        ),
+        RawClientCase(
+            name: "half a record, then FIN",
+            bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01],
+            code: "ECONNRESET"
+        ),
         RawClientCase(name: "nothing, then FIN", bytes: [], code: "ECONNRESET"),
     ]
 
@@ -163,7 +173,9 @@ import Testing
             server.on(.tlsClientError) { error, _ in serverErrors.append(error.code) }
             server.listen(port: 0, host: "127.0.0.1") {
                 let client = try! TLS.connect(
-                    clientOptions(port: server.address()!.port) { $0.ALPNProtocols = ["http/1.1"] }, loop: loop)
+                    clientOptions(port: server.address()!.port) { $0.ALPNProtocols = ["http/1.1"] },
+                    loop: loop
+                )
                 client.on(.error) { clientErrors.append($0.code) }
                 client.on(.close) { _ in server.close() }
             }
@@ -183,7 +195,10 @@ import Testing
             }
             server.listen(port: 0, host: "127.0.0.1") {
                 let port = server.address()!.port
-                let first = try! TLS.connect(clientOptions(port: port) { $0.ALPNProtocols = ["http/1.1", "h2"] }, loop: loop)
+                let first = try! TLS.connect(
+                    clientOptions(port: port) { $0.ALPNProtocols = ["http/1.1", "h2"] },
+                    loop: loop
+                )
                 first.on(.secureConnect) { seen.append("client \(first.alpnProtocol ?? "false")") }
                 first.on(.data) { _ in }
                 first.on(.close) { _ in
@@ -224,5 +239,71 @@ import Testing
         } catch {
             #expect(error.code == "ENOENT")
         }
+    }
+}
+
+/// Bad input after the handshake, from python3's ssl over memory BIOs (so the test controls every byte sent): a
+/// truncated record followed by FIN, and a record whose bytes were tampered with.
+@Suite struct TLSRecordTests {
+    static let script = """
+        import socket, ssl, sys
+        port, ca, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+        context = ssl.create_default_context(cafile=ca)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        raw = socket.create_connection(("127.0.0.1", port))
+        def pump():
+            data = outgoing.read()
+            if data: raw.sendall(data)
+        while True:
+            try:
+                tls.do_handshake(); pump(); break
+            except ssl.SSLWantReadError:
+                pump(); incoming.write(raw.recv(65536))
+        tls.write(b"hello, this record will not arrive whole")
+        record = bytearray(outgoing.read())
+        if mode == "truncated":
+            raw.sendall(record[:-5])
+        else:
+            record[-3] ^= 0xFF
+            raw.sendall(record)
+        raw.shutdown(socket.SHUT_WR)
+        answer = b""
+        while True:
+            chunk = raw.recv(65536)
+            if not chunk: break
+            answer += chunk
+        print("closed", "with bytes" if answer else "silently")
+        """
+
+    @Test(.timeLimit(.minutes(1)), arguments: ["truncated", "tampered"])
+    func badRecord_endOrClearError(_ mode: String) throws {
+        let pki = try TestPKI.shared
+        var run: ToolRun?
+        let log = EventLog()
+        var data = 0
+        var records: [DescriptorRecord] = []
+        try runLoop(seconds: 30) { loop in
+            let server = try TLS.createServer(serverOptions(), loop: loop) { socket in
+                log.record(socket)
+                socket.on(.data) { data += $0.count }
+            }
+            server.on(.connection) { records.append(DescriptorRecord($0)!) }
+            server.listen(port: 0, host: "127.0.0.1") {
+                runTool(["python3", "-c", Self.script, "\(server.address()!.port)", pki.path("ca"), mode], loop: loop) {
+                    run = $0
+                    server.close()
+                }
+            }
+        }
+        #expect(run?.succeeded == true, "\(run?.stderr ?? "")")
+        #expect(data == 0)
+        if mode == "truncated" {
+            // Node's rule: a FIN after the handshake is the end, whatever part of a record came before it.
+            #expect(log.events == ["end", "finish", "close false"])
+        } else {
+            #expect(log.events == ["error ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "close true"])
+        }
+        #expect(records.count == 1 && !records[0].isStillOpen)
     }
 }

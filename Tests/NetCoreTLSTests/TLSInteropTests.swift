@@ -14,7 +14,9 @@ import Testing
             var line: [UInt8] = []
             socket.on(.data) { chunk in
                 line += chunk.bytes
-                if line.contains(UInt8(ascii: "\n")) { socket.end(Buffer("echo: " + String(decoding: line, as: UTF8.self))) }
+                if line.contains(UInt8(ascii: "\n")) {
+                    socket.end(Buffer("echo: " + String(decoding: line, as: UTF8.self)))
+                }
             }
         }
     }
@@ -29,7 +31,9 @@ import Testing
                     [
                         "openssl", "s_client", "-connect", "127.0.0.1:\(server.address()!.port)", "-CAfile",
                         pki.path("ca"), "-verify_return_error", "-servername", "localhost", "-quiet",
-                    ], input: "hello from s_client\n", loop: loop
+                    ],
+                    input: "hello from s_client\n",
+                    loop: loop
                 ) {
                     run = $0
                     server.close()
@@ -51,7 +55,9 @@ import Testing
                 [
                     "openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("localhost"), "-key",
                     pki.path("localhost.key"), "-naccept", "1", "-www",
-                ], timeout: 20, loop: loop
+                ],
+                timeout: 20,
+                loop: loop
             ) { run = $0 }
             connectWhenListening(try clientOptions(port: port), loop: loop) { socket in
                 socket.on(.secureConnect) {

@@ -8,7 +8,10 @@ import Testing
 @Suite struct TLSSNITests {
     /// Connects with `servername` trusting the test CA and reports the certificate's verdict and the server's view.
     private func connect(
-        _ servername: String?, port: Int, loop: EventLoop, done: @escaping (String) -> Void
+        _ servername: String?,
+        port: Int,
+        loop: EventLoop,
+        done: @escaping (String) -> Void
     ) {
         let client = try! TLS.connect(clientOptions(port: port) { $0.servername = servername }, loop: loop)
         var verdict = ""
@@ -21,14 +24,25 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func addContext_exactAndWildcard_wrongNameGetsTheDefault() throws {
         let pki = try TestPKI.shared
         var verdicts: [String] = []
-        let names: [String?] = ["a.example.test", "b.example.test", "x.example.test", "A.EXAMPLE.TEST", "nope.example", nil]
+        let names: [String?] = [
+            "a.example.test", "b.example.test", "x.example.test", "A.EXAMPLE.TEST", "nope.example", nil,
+        ]
         try runLoop { loop in
             let server = try TLS.createServer(serverOptions(), loop: loop) { socket in
                 socket.end(Buffer(socket.servername ?? "-"))
             }
-            try server.addContext("*.example.test", .init(key: .text(pki.keyPEM("wildcard")), cert: .text(pki.pem("wildcard"))))
-            try server.addContext("a.example.test", .init(key: .text(pki.keyPEM("sni-a")), cert: .text(pki.pem("sni-a"))))
-            try server.addContext("b.example.test", .init(key: .text(pki.keyPEM("sni-b")), cert: .text(pki.pem("sni-b"))))
+            try server.addContext(
+                "*.example.test",
+                .init(key: .text(pki.keyPEM("wildcard")), cert: .text(pki.pem("wildcard")))
+            )
+            try server.addContext(
+                "a.example.test",
+                .init(key: .text(pki.keyPEM("sni-a")), cert: .text(pki.pem("sni-a")))
+            )
+            try server.addContext(
+                "b.example.test",
+                .init(key: .text(pki.keyPEM("sni-b")), cert: .text(pki.pem("sni-b")))
+            )
             server.listen(port: 0, host: "127.0.0.1") {
                 let port = server.address()!.port
                 var remaining = names
@@ -51,7 +65,8 @@ import Testing
                 "authorized served A.EXAMPLE.TEST",
                 "ERR_TLS_CERT_ALTNAME_INVALID",  // unknown name: the default localhost certificate
                 "authorized served -",  // no SNI at all; checked against the host 127.0.0.1
-            ])
+            ]
+        )
     }
 
     @Test(.timeLimit(.minutes(1))) func sniCallback_picksTheContext() throws {
@@ -60,7 +75,8 @@ import Testing
         var verdicts: [String] = []
         try runLoop { loop in
             let server = try TLS.createServer(
-                serverOptions { $0.SNICallback = { name in name == "b.example.test" ? sniB : nil } }, loop: loop
+                serverOptions { $0.SNICallback = { name in name == "b.example.test" ? sniB : nil } },
+                loop: loop
             ) { socket in socket.end("hi") }
             server.listen(port: 0, host: "127.0.0.1") {
                 let port = server.address()!.port
@@ -113,7 +129,8 @@ import Testing
             labels == [
                 "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
                 "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET",
-            ])
+            ]
+        )
         #expect(socketsMatch)
     }
 }

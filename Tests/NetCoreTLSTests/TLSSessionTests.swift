@@ -9,7 +9,10 @@ import Testing
     /// Connects to `port`, optionally resuming `session`; `done` gets whether it was reused and the first session
     /// the server sent.
     private func connect(
-        port: Int, session: [UInt8]?, loop: EventLoop, done: @escaping (Bool, [UInt8]?) -> Void
+        port: Int,
+        session: [UInt8]?,
+        loop: EventLoop,
+        done: @escaping (Bool, [UInt8]?) -> Void
     ) {
         let client = try! TLS.connect(clientOptions(port: port) { $0.session = session }, loop: loop)
         var first: [UInt8]?
@@ -78,5 +81,43 @@ import Testing
     @Test func badTicketKeysAndSession_throw() throws {
         #expect(throws: TLSError.self) { try TLS.createServer(serverOptions { $0.ticketKeys = [1, 2, 3] }) }
         #expect(throws: TLSError.self) { try TLS.connect(clientOptions(port: 1) { $0.session = [1, 2, 3] }) }
+    }
+}
+
+@Suite struct TLSClientOptionTests {
+    /// A custom checkServerIdentity replaces the default: its error fails the connection with its code, its nil
+    /// accepts a certificate the default would refuse (test-tls-check-server-identity's intent).
+    @Test(.timeLimit(.minutes(1))) func checkServerIdentity_custom() throws {
+        var results: [String] = []
+        try runLoop { loop in
+            let server = try TLS.createServer(serverOptions("wrongname"), loop: loop) { socket in
+                socket.end(Buffer(socket.getSession() == nil ? "no session" : "session"))
+            }
+            server.listen(port: 0, host: "127.0.0.1") {
+                let port = server.address()!.port
+                let lenient = try! TLS.connect(
+                    clientOptions(port: port) {
+                        $0.checkServerIdentity = { _, peer in
+                            peer.subjectAltName == "DNS:wrong.example" ? nil : TLSError(code: "NOPE", message: "no")
+                        }
+                    },
+                    loop: loop
+                )
+                lenient.on(.data) { results.append("lenient \(lenient.authorized) \($0.string)") }
+                lenient.on(.close) { _ in
+                    let strict = try! TLS.connect(
+                        clientOptions(port: port) {
+                            $0.checkServerIdentity = { host, _ in
+                                TLSError(code: "ERR_CUSTOM", message: "refused \(host)")
+                            }
+                        },
+                        loop: loop
+                    )
+                    strict.on(.error) { results.append("strict \($0.code) \($0.message)") }
+                    strict.on(.close) { _ in server.close() }
+                }
+            }
+        }
+        #expect(results == ["lenient true session", "strict ERR_CUSTOM refused 127.0.0.1"])
     }
 }

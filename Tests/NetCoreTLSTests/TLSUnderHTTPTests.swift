@@ -30,7 +30,8 @@ import Testing
                     [
                         "curl", "-sS", "--cacert", pki.path("ca"), "--resolve", "localhost:\(port):127.0.0.1",
                         "https://localhost:\(port)/one", "https://localhost:\(port)/two",
-                    ], loop: loop
+                    ],
+                    loop: loop
                 ) {
                     curl = $0
                     done()

@@ -34,7 +34,9 @@ import Testing
             server.on(.connection) { socket in records.append(DescriptorRecord(socket)!) }
             server.listen(port: 0, host: "127.0.0.1") {
                 let client = try! TLS.connect(
-                    clientOptions(port: server.address()!.port) { $0.ca = .file(pki.path(failure.trusted)) }, loop: loop)
+                    clientOptions(port: server.address()!.port) { $0.ca = .file(pki.path(failure.trusted)) },
+                    loop: loop
+                )
                 client.on(.secureConnect) { secureConnects += 1 }
                 client.once(.connect) { records.append(DescriptorRecord(client)!) }
                 log.record(client)
@@ -61,7 +63,9 @@ import Testing
                     clientOptions(port: server.address()!.port) {
                         $0.ca = .file(pki.path(failure.trusted))
                         $0.rejectUnauthorized = false
-                    }, loop: loop)
+                    },
+                    loop: loop
+                )
                 client.on(.secureConnect) {
                     seen = (client.authorized, client.authorizationError)
                     client.write("still encrypted")
@@ -89,7 +93,10 @@ import Testing
                 good.on(.secureConnect) {
                     results.append("localhost \(good.authorized)")
                     good.end()
-                    let bad = try! TLS.connect(clientOptions(port: port) { $0.servername = "other.example" }, loop: loop)
+                    let bad = try! TLS.connect(
+                        clientOptions(port: port) { $0.servername = "other.example" },
+                        loop: loop
+                    )
                     bad.on(.error) { results.append("other.example \($0.code)") }
                     bad.on(.close) { _ in server.close() }
                 }
@@ -106,7 +113,8 @@ import Testing
                 serverOptions {
                     $0.requestCert = true
                     $0.ca = .file(pki.path("ca"))
-                }, loop: loop
+                },
+                loop: loop
             ) { socket in
                 serverSide = (socket.authorized, socket.authorizationError)
                 socket.end("welcome")
@@ -116,7 +124,9 @@ import Testing
                     clientOptions(port: server.address()!.port) {
                         $0.cert = .file(pki.path("client"))
                         $0.key = .file(pki.path("client.key"))
-                    }, loop: loop)
+                    },
+                    loop: loop
+                )
                 client.on(.data) { _ in }
                 client.on(.close) { _ in server.close() }
             }
@@ -136,7 +146,8 @@ import Testing
                 serverOptions {
                     $0.requestCert = true
                     $0.ca = .file(pki.path("ca"))
-                }, loop: loop
+                },
+                loop: loop
             ) { _ in secureConnections += 1 }
             server.on(.tlsClientError) { error, _ in clientErrors.append(error.code) }
             server.listen(port: 0, host: "127.0.0.1") {
@@ -161,7 +172,8 @@ import Testing
                     $0.requestCert = true
                     $0.rejectUnauthorized = false
                     $0.ca = .file(pki.path("ca"))
-                }, loop: loop
+                },
+                loop: loop
             ) { socket in
                 seen.append("\(socket.authorized) \(socket.authorizationError ?? "-")")
                 socket.end()
@@ -175,7 +187,9 @@ import Testing
                         clientOptions(port: port) {
                             $0.cert = .file(pki.path("other-client"))
                             $0.key = .file(pki.path("other-client.key"))
-                        }, loop: loop)
+                        },
+                        loop: loop
+                    )
                     other.on(.data) { _ in }
                     other.on(.close) { _ in server.close() }
                 }
@@ -195,14 +209,17 @@ import Testing
                 serverOptions {
                     $0.requestCert = true
                     $0.ca = .file(pki.path("ca"))
-                }, loop: loop
+                },
+                loop: loop
             ) { _ in secureConnections += 1 }
             server.listen(port: 0, host: "127.0.0.1") {
                 let client = try! TLS.connect(
                     clientOptions(port: server.address()!.port) {
                         $0.cert = .file(pki.path("other-client"))
                         $0.key = .file(pki.path("other-client.key"))
-                    }, loop: loop)
+                    },
+                    loop: loop
+                )
                 client.on(.data) { _ in }
                 client.on(.end) { clientEnded = true }
                 client.on(.error) { _ in clientEnded = true }

@@ -169,7 +169,7 @@ import Testing
 
 /// The port in a course server's ready line `… (http://HOST:PORT/)`.
 func readyPort(_ output: String) -> Int? {
-    guard let match = output.firstMatch(of: /서버 대기 중입니다! \(http:\/\/(?:\[[^\]]+\]|[^:\/]+):(\d+)\/\)/) else {
+    guard let match = output.firstMatch(of: /서버 대기 중입니다! \(https?:\/\/(?:\[[^\]]+\]|[^:\/]+):(\d+)\/\)/) else {
         return nil
     }
     return Int(match.1)

@@ -79,9 +79,15 @@ extension Socket {
     /// the mark counts what the transport holds as well as the queue.
     private func write(_ parts: some Collection<Buffer>, through transport: any SocketTransport) -> Bool {
         var total = 0
-        for part in parts where !part.isEmpty {
-            total += part.count
-            transport.write(part.bytes)
+        for part in parts { total += part.count }
+        if parts.count > 1 && total <= Self.coalescedTransportWrite {
+            // One small gathered write (an HTTP head and its body) is one TLS record, not one per part.
+            var joined: [UInt8] = []
+            joined.reserveCapacity(total)
+            for part in parts { joined += part.bytes }
+            transport.write(joined)
+        } else {
+            for part in parts where !part.isEmpty { transport.write(part.bytes) }
         }
         bytesWritten += total
         let belowMark = writeQueue.byteCount + transport.pendingByteCount < writableHighWaterMark
@@ -89,6 +95,9 @@ extension Socket {
         if !isConnecting && fd != nil && !isDestroyed { flushWrites() }
         return belowMark
     }
+
+    /// Parts of one write up to this many bytes in all go to a transport as one piece (a full TLS record holds 16 KiB).
+    static let coalescedTransportWrite = 16 * 1024
 
     /// Node's return value for a write just queued (computed from the queue length including it, before trying to
     /// send it), then sends what the kernel takes.

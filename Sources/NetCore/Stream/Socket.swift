@@ -150,7 +150,9 @@ open class Socket: IOHandler {
     /// The remote port, nil for Unix sockets and before connecting.
     public final var remotePort: Int? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.port } }
     /// `"IPv4"` or `"IPv6"`, nil for Unix sockets.
-    public final var remoteFamily: String? { remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.family.rawValue } }
+    public final var remoteFamily: String? {
+        remoteSocketAddress.flatMap { $0.family == .unix ? nil : $0.family.rawValue }
+    }
     /// The local IP address, nil for Unix sockets.
     public final var localAddress: String? { localSocketAddress.flatMap { $0.family == .unix ? nil : $0.host } }
     /// The local port, nil for Unix sockets.

@@ -24,6 +24,13 @@ public final class Agent {
     /// The loop the agent's connections live on.
     public let loop: EventLoop
 
+    /// Sessions to resume, by pool key, for connectors that have them (NetCoreHTTPS: TLS sessions, Node's
+    /// `https.Agent` `_sessionCache`); opaque bytes here, at most `maxCachedSessions`, the oldest dropped first.
+    private var sessions: [String: [UInt8]] = [:]
+    private var sessionOrder: [String] = []
+    /// Sessions kept for resumption (Node's `maxCachedSessions`: 100).
+    package var maxCachedSessions = 100
+
     private var busy: [String: [ClientConnection]] = [:]
     private var free: [String: [ClientConnection]] = [:]
     private var queued: [String: [ClientRequest]] = [:]
@@ -47,15 +54,21 @@ public final class Agent {
 
     // MARK: - The global agent
 
-    /// The global agent of each loop, created on first use.
-    private static let globals = Mutex<[ObjectIdentifier: GlobalAgentEntry]>([:])
+    /// The global agents of each loop (one per module: `http`, `https`), created on first use.
+    private static let globals = Mutex<[GlobalAgentKey: GlobalAgentEntry]>([:])
 
     /// The loop's shared agent, used by requests that name none (Node's `http.globalAgent`): keep-alive on (Node 19
     /// and later), unlimited sockets, free connections closed after 5 s idle.
     public static func global(for loop: EventLoop = .current) -> Agent {
+        global(for: loop, module: "http")
+    }
+
+    /// The loop's shared agent of `module` (NetCoreHTTPS's `https.globalAgent` is a second one, as in Node), with
+    /// the defaults of `global(for:)`.
+    package static func global(for loop: EventLoop, module: String) -> Agent {
         loop.assertInLoop()
         return globals.withLock { entries in
-            let key = ObjectIdentifier(loop)
+            let key = GlobalAgentKey(loop: ObjectIdentifier(loop), module: module)
             if let entry = entries[key], entry.loop === loop { return entry.agent }
             entries = entries.filter { $0.value.loop != nil }
             let agent = Agent(keepAlive: true, timeout: 5000, loop: loop)
@@ -106,15 +119,43 @@ public final class Agent {
     }
 
     private func makeConnection(for request: ClientRequest, key: String) -> ClientConnection {
-        let socket = Socket(loop: loop)
-        if let path = request.socketPath {
-            socket.connect(path: path)
+        let socket: Socket
+        if let connector = request.connector {
+            // Connecting already (TLS: the handshake follows the connect).
+            socket = connector.connect(self, key, request.host, request.port, request.socketPath)
         } else {
-            socket.connect(port: request.port, host: request.host)
+            socket = Socket(loop: loop)
+            if let path = request.socketPath {
+                socket.connect(path: path)
+            } else {
+                socket.connect(port: request.port, host: request.host)
+            }
+        }
+        if request.socketPath == nil {
             socket.setNoDelay(true)
             if keepAlive { socket.setKeepAlive(true, initialDelay: keepAliveMsecs) }
         }
         return ClientConnection(socket: socket, key: key, agent: self)
+    }
+
+    // MARK: - Sessions for connectors
+
+    /// The session cached for `key`, if any.
+    package func cachedSession(for key: String) -> [UInt8]? { sessions[key] }
+
+    /// Keeps `session` for the next connection to `key` (the newest replaces the one before).
+    package func cacheSession(_ session: [UInt8], for key: String) {
+        guard maxCachedSessions > 0 else { return }
+        if sessions.updateValue(session, forKey: key) == nil {
+            sessionOrder.append(key)
+            if sessionOrder.count > maxCachedSessions { sessions[sessionOrder.removeFirst()] = nil }
+        }
+    }
+
+    /// Forgets the session for `key` (a connection resumed from it failed).
+    package func evictSession(for key: String) {
+        guard sessions.removeValue(forKey: key) != nil else { return }
+        sessionOrder.removeAll { $0 == key }
     }
 
     /// A response was read completely and the connection may carry another request.
@@ -150,6 +191,11 @@ public final class Agent {
         busy[key, default: []].append(replacement)
         replacement.assign(next)
     }
+}
+
+private struct GlobalAgentKey: Hashable {
+    let loop: ObjectIdentifier
+    let module: String
 }
 
 /// A loop's global agent. The agent is used only on that loop's thread; the weak loop tells a live entry from one

@@ -33,6 +33,8 @@ extension ClientRequest {
         public var timeout: Int?
         /// The loop the request runs on. Default: the calling thread's.
         public var loop: EventLoop?
+        /// How the connection is made when it is not plain (set by NetCoreHTTPS); nil: plain TCP or Unix socket.
+        package var connector: ClientConnector?
 
         /// Options with Node's defaults, each overridable.
         public init(
@@ -61,15 +63,22 @@ extension ClientRequest {
         /// A bracketed IPv6 literal is accepted (`http://[::1]:8080/`); a fragment is dropped. Throws Node's
         /// `ERR_INVALID_URL`, or `ERR_INVALID_PROTOCOL` for a scheme other than `http:`.
         public init(url: String) throws(SocketError) {
+            try self.init(url: url, scheme: "http", defaultPort: 80)
+        }
+
+        /// Options for `scheme://host[:port][/path][?query]`, `defaultPort` when the URL names none (NetCoreHTTPS
+        /// parses `https:` URLs with this). Throws `ERR_INVALID_URL`, or `ERR_INVALID_PROTOCOL` for another scheme.
+        package init(url: String, scheme expected: String, defaultPort: Int) throws(SocketError) {
             self.init()
+            port = defaultPort
             guard let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") else {
                 throw Self.invalidURL(url)
             }
             let scheme = url[..<colon].asciiLowercased
-            guard scheme == "http" else {
+            guard scheme == expected else {
                 throw SocketError(
                     code: "ERR_INVALID_PROTOCOL",
-                    message: "Protocol \"\(scheme):\" not supported. Expected \"http:\""
+                    message: "Protocol \"\(scheme):\" not supported. Expected \"\(expected):\""
                 )
             }
             var rest = url[url.index(colon, offsetBy: 3)...]

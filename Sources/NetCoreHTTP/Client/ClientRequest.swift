@@ -21,8 +21,8 @@ public final class ClientRequest {
     public let path: String
     /// The server's name (`localhost` for a Unix socket).
     public let host: String
-    /// Node's `req.protocol`.
-    public let `protocol` = "http:"
+    /// Node's `req.protocol`: `"http:"`, or `"https:"` for a request made by `HTTPS.request`.
+    public var `protocol`: String { connector?.scheme ?? "http:" }
     /// The loop the request runs on.
     public let loop: EventLoop
     /// The agent providing the connection.
@@ -47,6 +47,8 @@ public final class ClientRequest {
     let port: Int
     let socketPath: String?
     let timeout: Int?
+    /// How the connection is made when it is not plain (NetCoreHTTPS's TLS); nil for plain HTTP.
+    let connector: ClientConnector?
     private var fields: HTTPHeaders
     private var connection: ClientConnection?
     /// Bytes produced before a socket was assigned.
@@ -85,6 +87,7 @@ public final class ClientRequest {
         port = options.port
         socketPath = options.socketPath
         timeout = options.timeout
+        connector = options.connector
         switch options.agent {
         case .global: agent = Agent.global(for: loop)
         case .none: agent = Agent(keepAlive: false, loop: loop)
@@ -122,7 +125,11 @@ public final class ClientRequest {
     }
 
     /// The agent's pool key for this request (Node's `agent.getName(options)`).
-    var agentKey: String { Agent.name(host: host, port: port, socketPath: socketPath) }
+    var agentKey: String {
+        let name = Agent.name(host: host, port: port, socketPath: socketPath)
+        guard let connector else { return name }
+        return name + connector.keySuffix
+    }
 
     /// Whether the connection is asked to stay open after the response.
     var shouldKeepAlive: Bool { agent.keepAlive && !fields.contains(token: "close", in: "Connection") }
@@ -179,7 +186,7 @@ public final class ClientRequest {
         headersSent = true
         var fields = self.fields
         if fields["Host"] == nil {
-            fields.add(name: "Host", value: socketPath != nil || port == 80 ? hostForHeader : "\(hostForHeader):\(port)")
+            fields.add(name: "Host", value: socketPath != nil || port == (connector?.defaultPort ?? 80) ? hostForHeader : "\(hostForHeader):\(port)")
         }
         if fields["Connection"] == nil { fields.add(name: "Connection", value: shouldKeepAlive ? "keep-alive" : "close") }
         if fields["Content-Length"] == nil && fields["Transfer-Encoding"] == nil {

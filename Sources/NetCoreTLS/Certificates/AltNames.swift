@@ -80,7 +80,9 @@ enum AltNamePrinter {
                 out += Array(bytes.map { String($0) }.joined(separator: ".").utf8)
             case 16:
                 // Eight groups, upper-case hex without leading zeros and no "::" compression ("0:0:0:0:0:0:0:1").
-                let groups = (0..<8).map { String(UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]), radix: 16, uppercase: true) }
+                let groups = (0..<8).map {
+                    String(UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]), radix: 16, uppercase: true)
+                }
                 out += Array(groups.joined(separator: ":").utf8)
             default:
                 out += Array("<invalid length=\(bytes.count)>".utf8)
@@ -124,7 +126,12 @@ enum AltNamePrinter {
         }
         out += Array("othername:".utf8)
         // For both string types the union member is an ASN1_STRING.
-        appendAltName(OpenSSLSupport.bytes(of: value.pointee.value.asn1_string), utf8: unicode, prefix: prefix, into: &out)
+        appendAltName(
+            OpenSSLSupport.bytes(of: value.pointee.value.asn1_string),
+            utf8: unicode,
+            prefix: prefix,
+            into: &out
+        )
     }
 
     /// Node's `PrintAltName`: a "safe" value as is (after `prefix:`), otherwise a JSON string literal in which
@@ -206,7 +213,9 @@ enum JSONStringLiteral {
             case UInt8(ascii: "u"):
                 guard index + 6 <= bytes.count,
                     let unit = UInt32(String(decoding: bytes[(index + 2)..<(index + 6)], as: UTF8.self), radix: 16),
-                    bytes[(index + 2)..<(index + 6)].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) })
+                    bytes[(index + 2)..<(index + 6)].allSatisfy({
+                        ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66)
+                    })
                 else { return nil }
                 index += 6
                 if let high = pendingHighSurrogate {

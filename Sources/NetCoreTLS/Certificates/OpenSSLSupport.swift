@@ -4,7 +4,8 @@ import COpenSSL
 enum OpenSSLSupport {
     /// Runs `body` with a read-only memory BIO over `bytes` (the bytes stay alive for the call).
     static func withMemoryBIO<T>(
-        _ bytes: [UInt8], _ body: (OpaquePointer) throws(TLSError) -> T
+        _ bytes: [UInt8],
+        _ body: (OpaquePointer) throws(TLSError) -> T
     ) throws(TLSError) -> T {
         let result: Result<T, TLSError> = bytes.withUnsafeBytes { raw in
             // BIO_new_mem_buf needs a non-null pointer even for no bytes.
@@ -79,7 +80,10 @@ enum OpenSSLSupport {
         var buffer = [CChar](repeating: 0, count: 256)
         let length = OBJ_obj2txt(&buffer, Int32(buffer.count), object, numeric ? 1 : 0)
         guard length > 0 else { return "" }
-        return String(decoding: buffer.prefix(min(Int(length), buffer.count - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(
+            decoding: buffer.prefix(min(Int(length), buffer.count - 1)).map { UInt8(bitPattern: $0) },
+            as: UTF8.self
+        )
     }
 
     /// The text of a NUL-terminated C buffer.

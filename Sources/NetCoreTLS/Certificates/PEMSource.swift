@@ -51,7 +51,9 @@ public enum PEMSource: Sendable, Hashable, ExpressibleByStringLiteral {
         }
         guard size <= maximumFileSize else {
             throw TLSError(
-                code: "EFBIG", message: "EFBIG: file too large (\(size) bytes, at most \(maximumFileSize)), read '\(path)'")
+                code: "EFBIG",
+                message: "EFBIG: file too large (\(size) bytes, at most \(maximumFileSize)), read '\(path)'"
+            )
         }
         do { return try FileSystem.readPrefix(of: fd, limit: size) } catch { throw fileError(error, "read", path) }
     }

@@ -94,6 +94,7 @@ public struct PeerCertificate: Sendable, Hashable {
         serialNumber = Self.serialNumber(of: x509)
         raw = certificate.raw
         if let key = X509_get0_pubkey(x509) { readPublicKey(key) }
+        withExtendedLifetime(certificate) {}  // `x509` is used up to here
     }
 
     /// Node's `getPeerCertificate(true)`: the leaf with its `issuerCertificate` chain, built as Node builds it —
@@ -104,7 +105,9 @@ public struct PeerCertificate: Sendable, Hashable {
     /// `SSL_get1_peer_certificate`); `chain` is `SSL_get_peer_cert_chain` (`STACK_OF(X509)*`, which on a client
     /// already starts with the leaf). Neither is consumed. Nil when there is no certificate at all.
     package static func peerCertificate(
-        leaf: OpaquePointer?, chain: OpaquePointer?, trustStore: OpaquePointer? = nil
+        leaf: OpaquePointer?,
+        chain: OpaquePointer?,
+        trustStore: OpaquePointer? = nil
     ) -> PeerCertificate? {
         var remaining = OpenSSLSupport.elements(of: chain).map { X509Certificate(retaining: OpaquePointer($0)) }
         if let leaf { remaining.insert(X509Certificate(retaining: leaf), at: 0) }
@@ -152,7 +155,9 @@ public struct PeerCertificate: Sendable, Hashable {
         guard let decoded = X509_get_ext_d2i(x509, NID_ext_key_usage, nil, nil) else { return nil }
         let stack = OpaquePointer(decoded)
         defer { EXTENDED_KEY_USAGE_free(stack) }
-        return OpenSSLSupport.elements(of: stack).map { OpenSSLSupport.text(ofObject: OpaquePointer($0), numeric: true) }
+        return OpenSSLSupport.elements(of: stack).map {
+            OpenSSLSupport.text(ofObject: OpaquePointer($0), numeric: true)
+        }
     }
 
     private static func serialNumber(of x509: OpaquePointer) -> String {
@@ -270,7 +275,10 @@ extension PeerCertificate {
                 let length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry))
                 guard length >= 0, let utf8 else { continue }
                 defer { OpenSSLSupport.free(utf8) }
-                append(key: key, value: String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self))
+                append(
+                    key: key,
+                    value: String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+                )
             }
             ERR_clear_error()
         }

@@ -5,8 +5,14 @@ import COpenSSL
 /// `@unchecked Sendable` for the reason `X509Certificate` is: the key is never changed after it is made, and
 /// OpenSSL's reference count is atomic.
 public final class PrivateKey: @unchecked Sendable {
-    /// The `EVP_PKEY*`. It stays valid while this object lives.
+    /// The `EVP_PKEY*`. It stays valid while this object lives (see `X509Certificate.pointer`: prefer
+    /// `withPointer`).
     package let pointer: OpaquePointer
+
+    /// Runs `body` with the `EVP_PKEY*`, keeping this key alive until `body` returns.
+    package func withPointer<T, E: Error>(_ body: (OpaquePointer) throws(E) -> T) throws(E) -> T {
+        try withExtendedLifetime(self) { () throws(E) -> T in try body(pointer) }
+    }
 
     /// Takes over a reference the caller owns.
     init(taking pointer: OpaquePointer) { self.pointer = pointer }
@@ -29,7 +35,9 @@ public final class PrivateKey: @unchecked Sendable {
     /// A key from PEM bytes.
     public convenience init(pemBytes: [UInt8], passphrase: String? = nil) throws(TLSError) {
         ERR_clear_error()
-        let box = PassphraseBox(passphrase.map { Array($0.utf8) })
+        // No passphrase is the empty one, as in Node (its callback copies an empty buffer): an encrypted key then
+        // fails with "bad decrypt" rather than OpenSSL's "interrupted or cancelled".
+        let box = PassphraseBox(Array((passphrase ?? "").utf8))
         let pointer = try OpenSSLSupport.withMemoryBIO(pemBytes) { bio throws(TLSError) -> OpaquePointer in
             let key = withExtendedLifetime(box) {
                 PEM_read_bio_PrivateKey(bio, nil, passphraseCallback, Unmanaged.passUnretained(box).toOpaque())
@@ -37,8 +45,12 @@ public final class PrivateKey: @unchecked Sendable {
             guard let key else {
                 throw TLSError.takeErrorQueue(
                     fallback: TLSError(
-                        code: "ERR_OSSL_UNSUPPORTED", message: "error:1E08010C:DECODER routines::unsupported",
-                        library: "DECODER routines", reason: "unsupported"))
+                        code: "ERR_OSSL_UNSUPPORTED",
+                        message: "error:1E08010C:DECODER routines::unsupported",
+                        library: "DECODER routines",
+                        reason: "unsupported"
+                    )
+                )
             }
             return key
         }
@@ -57,7 +69,8 @@ public final class PrivateKey: @unchecked Sendable {
             EVP_PKEY_generate(context, &key) == 1, let key
         else {
             throw TLSError.takeErrorQueue(
-                fallback: TLSError(code: "ERR_OSSL_EVP_KEYGEN_FAILURE", message: "P-256 key generation failed"))
+                fallback: TLSError(code: "ERR_OSSL_EVP_KEYGEN_FAILURE", message: "P-256 key generation failed")
+            )
         }
         return PrivateKey(taking: key)
     }
@@ -79,7 +92,10 @@ public final class PrivateKey: @unchecked Sendable {
                 fallback: TLSError(
                     code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
                     message: "error:05800074:x509 certificate routines::key values mismatch",
-                    library: "x509 certificate routines", reason: "key values mismatch"))
+                    library: "x509 certificate routines",
+                    reason: "key values mismatch"
+                )
+            )
         }
     }
 
@@ -94,18 +110,22 @@ public final class PrivateKey: @unchecked Sendable {
 
 /// The passphrase handed to OpenSSL's password callback through its `u` pointer.
 private final class PassphraseBox {
-    let bytes: [UInt8]?
-    init(_ bytes: [UInt8]?) { self.bytes = bytes }
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
 }
 
-/// Node's `PasswordCallback`: the passphrase if there is one and it fits, else -1 (fail; never a terminal prompt,
-/// which OpenSSL's default callback would do).
+/// Node's `PasswordCallback`: the passphrase if it fits the buffer, else -1 (fail); never a terminal prompt, which
+/// OpenSSL's default callback would do.
 private func passphraseCallback(
-    _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int32, _ writing: Int32, _ user: UnsafeMutableRawPointer?
+    _ buffer: UnsafeMutablePointer<CChar>?,
+    _ size: Int32,
+    _ writing: Int32,
+    _ user: UnsafeMutableRawPointer?
 ) -> Int32 {
     guard let buffer, let user else { return -1 }
     let box = Unmanaged<PassphraseBox>.fromOpaque(user).takeUnretainedValue()
-    guard let bytes = box.bytes, bytes.count <= Int(size) else { return -1 }
+    let bytes = box.bytes
+    guard bytes.count <= Int(size) else { return -1 }
     bytes.withUnsafeBytes { raw in
         if let base = raw.baseAddress { UnsafeMutableRawPointer(buffer).copyMemory(from: base, byteCount: raw.count) }
     }

@@ -31,10 +31,16 @@ public struct SelfSignedCertificate: Sendable {
             throw TLSError(code: "ERR_INVALID_ARG_VALUE", message: "The argument 'hosts' must name at least one host")
         }
         for host in hosts where host.isEmpty || host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == 0x2C }) {
-            throw TLSError(code: "ERR_INVALID_ARG_VALUE", message: "The argument 'hosts' has an invalid host \"\(host)\"")
+            throw TLSError(
+                code: "ERR_INVALID_ARG_VALUE",
+                message: "The argument 'hosts' has an invalid host \"\(host)\""
+            )
         }
         guard days > 0, days <= 36500 else {
-            throw TLSError(code: "ERR_OUT_OF_RANGE", message: "The value of \"days\" is out of range. It must be >= 1 && <= 36500. Received \(days)")
+            throw TLSError(
+                code: "ERR_OUT_OF_RANGE",
+                message: "The value of \"days\" is out of range. It must be >= 1 && <= 36500. Received \(days)"
+            )
         }
         ERR_clear_error()
         let key = try PrivateKey.makeP256()
@@ -45,7 +51,11 @@ public struct SelfSignedCertificate: Sendable {
         func check(_ ok: Bool, _ step: String) throws(TLSError) {
             guard ok else {
                 throw TLSError.takeErrorQueue(
-                    fallback: TLSError(code: "ERR_OSSL_X509_CERTIFICATE_FAILED", message: "self-signed certificate: \(step) failed"))
+                    fallback: TLSError(
+                        code: "ERR_OSSL_X509_CERTIFICATE_FAILED",
+                        message: "self-signed certificate: \(step) failed"
+                    )
+                )
             }
         }
         try check(X509_set_version(x509, Int(X509_VERSION_3)) == 1, "X509_set_version")
@@ -70,9 +80,12 @@ public struct SelfSignedCertificate: Sendable {
         }
         try check(X509_sign(x509, key.pointer, EVP_sha256()) > 0, "X509_sign")
         return SelfSignedCertificate(
-            certificatePEM: certificate.pem, keyPEM: key.pem,
-            fingerprint256: OpenSSLSupport.colonHex(certificate.digest(EVP_sha256())), certificate: certificate,
-            key: key)
+            certificatePEM: certificate.pem,
+            keyPEM: key.pem,
+            fingerprint256: OpenSSLSupport.colonHex(certificate.digest(EVP_sha256())),
+            certificate: certificate,
+            key: key
+        )
     }
 
     /// 16 random bytes with the top bit clear: a positive serial of up to 128 bits (RFC 5280 allows 20 octets).
@@ -112,6 +125,12 @@ public struct SelfSignedCertificate: Sendable {
                 return false
             }
         }
-        return X509_add1_ext_i2d(x509, NID_subject_alt_name, UnsafeMutableRawPointer(names), 0, UInt(X509V3_ADD_DEFAULT)) == 1
+        return X509_add1_ext_i2d(
+            x509,
+            NID_subject_alt_name,
+            UnsafeMutableRawPointer(names),
+            0,
+            UInt(X509V3_ADD_DEFAULT)
+        ) == 1
     }
 }

@@ -18,7 +18,11 @@ extension TLS {
     ///   Reason: `Host: H. is not cert's CN: CN`; with neither, `Cert does not contain a DNS name`.
     /// - Alt-name text with a malformed quoted entry gives `ERR_TLS_CERT_ALTNAME_FORMAT` (Node throws it).
     public static func checkServerIdentity(hostname: String, certificate: PeerCertificate) -> TLSError? {
-        ServerIdentity.check(hostname: hostname, subjectAltName: certificate.subjectAltName, commonNames: certificate.subject["CN"])
+        ServerIdentity.check(
+            hostname: hostname,
+            subjectAltName: certificate.subjectAltName,
+            commonNames: certificate.subject["CN"]
+        )
     }
 }
 
@@ -57,8 +61,10 @@ enum ServerIdentity {
             reason = "Cert does not contain a DNS name"
         }
         return TLSError(
-            code: "ERR_TLS_CERT_ALTNAME_INVALID", message: "Hostname/IP does not match certificate's altnames: \(reason)",
-            reason: reason)
+            code: "ERR_TLS_CERT_ALTNAME_INVALID",
+            message: "Hostname/IP does not match certificate's altnames: \(reason)",
+            reason: reason
+        )
     }
 
     /// Node's `unfqdn`: one trailing dot removed.

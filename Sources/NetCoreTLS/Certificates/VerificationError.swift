@@ -7,6 +7,11 @@ import COpenSSL
 /// `code` is Node's `X509ErrorCode` name (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `DEPTH_ZERO_SELF_SIGNED_CERT`,
 /// `CERT_HAS_EXPIRED`, ...; `UNSPECIFIED` for results outside Node's table) and `message` OpenSSL's
 /// `X509_verify_cert_error_string` ("unable to verify the first certificate", "self-signed certificate", ...).
+///
+/// Node's codes are the *last* error of a verification that never stops: Node installs a verify callback that
+/// always returns 1 (`SSL_CTX_set_verify(ctx, mode, { _, _ in 1 })`) and judges `SSL_get_verify_result` after the
+/// handshake. With OpenSSL's default callback verification stops at the first error, and a leaf whose issuer is
+/// unknown gives UNABLE_TO_GET_ISSUER_CERT_LOCALLY where Node reports UNABLE_TO_VERIFY_LEAF_SIGNATURE.
 public struct VerificationError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The `X509_V_ERR_*` value (never `X509_V_OK`).
     public let result: Int

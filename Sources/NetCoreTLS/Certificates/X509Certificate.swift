@@ -6,8 +6,15 @@ import COpenSSL
 /// atomic, and the extension data it caches lazily on first use is computed under the object's own lock (OpenSSL 3),
 /// so several threads may read one certificate at once.
 public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {
-    /// The `X509*`. It stays valid while this object lives; up-ref it to keep it longer.
+    /// The `X509*`. It stays valid while this object lives — and Swift may release an object right after its last
+    /// use, even mid-statement (`SSL_CTX_use_certificate(ctx, X509Certificate(pem: p).pointer)` can pass a freed
+    /// pointer), so prefer `withPointer`, or keep the object alive with `withExtendedLifetime`.
     package let pointer: OpaquePointer
+
+    /// Runs `body` with the `X509*`, keeping this certificate alive until `body` returns.
+    package func withPointer<T, E: Error>(_ body: (OpaquePointer) throws(E) -> T) throws(E) -> T {
+        try withExtendedLifetime(self) { () throws(E) -> T in try body(pointer) }
+    }
 
     /// Takes over a reference the caller owns (from `PEM_read_bio_X509`, `d2i_X509`, `X509_new`, ...).
     init(taking pointer: OpaquePointer) { self.pointer = pointer }
@@ -59,7 +66,10 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         guard let pointer else {
             throw TLSError.takeErrorQueue(
                 fallback: TLSError(
-                    code: "ERR_OSSL_ASN1_TOO_LONG", message: "DER certificate has \(der.count) bytes with trailing data"))
+                    code: "ERR_OSSL_ASN1_TOO_LONG",
+                    message: "DER certificate has \(der.count) bytes with trailing data"
+                )
+            )
         }
         self.init(taking: pointer)
     }
@@ -144,6 +154,9 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
     }
 
     static let noCertificate = TLSError(
-        code: "ERR_OSSL_PEM_NO_START_LINE", message: "error:0480006C:PEM routines::no start line",
-        library: "PEM routines", reason: "no start line")
+        code: "ERR_OSSL_PEM_NO_START_LINE",
+        message: "error:0480006C:PEM routines::no start line",
+        library: "PEM routines",
+        reason: "no start line"
+    )
 }

@@ -17,6 +17,7 @@ public enum CookieServerProgram {
         """
         usage: cookie-server [--login] [--port N] [--host ADDR | --unix PATH] [--quiet] [--workers N]
                              [--headers-timeout MS] [--request-timeout MS] [--keep-alive-timeout MS]
+                             [--tls [--cert FILE --key FILE] [--write-cert FILE] [--keylog FILE]]
 
         The seed's cookie.js (port 8083): logs "URL COOKIE" for every request and answers "Hello Cookie" with
         Set-Cookie: mycookie=test. Try: curl -i localhost:8083/ -H 'Cookie: a=1'

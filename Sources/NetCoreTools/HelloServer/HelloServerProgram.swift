@@ -24,6 +24,7 @@ public enum HelloServerProgram {
         """
         usage: hello-server [--port N] [--host ADDR | --unix PATH] [--file FILE] [--quiet] [--workers N]
                             [--headers-timeout MS] [--request-timeout MS] [--keep-alive-timeout MS]
+                            [--tls [--cert FILE --key FILE] [--write-cert FILE] [--keylog FILE]]
 
         The seed's server1.js: every request gets 200 text/html; charset=utf-8 with the body written in two chunks,
         "<h1>Hello Node!</h1>" then "Hello Server!" (chunked framing, as Node sends it).

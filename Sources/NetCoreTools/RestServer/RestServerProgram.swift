@@ -20,6 +20,7 @@ public enum RestServerProgram {
         """
         usage: rest-server [--port N] [--host ADDR | --unix PATH] [--root DIR] [--max-body BYTES] [--quiet]
                            [--workers N] [--headers-timeout MS] [--request-timeout MS] [--keep-alive-timeout MS]
+                           [--tls [--cert FILE --key FILE] [--write-cert FILE] [--keylog FILE]]
 
         The seed's restServer.js: a users API and its front-end page (open http://localhost:8082/).
           GET /             the front-end (restFront.html)          GET /about   about.html

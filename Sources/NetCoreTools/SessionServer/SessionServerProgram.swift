@@ -19,6 +19,7 @@ public enum SessionServerProgram {
         """
         usage: session-server [--port N] [--host ADDR | --unix PATH] [--max-sessions N] [--quiet] [--workers N]
                               [--headers-timeout MS] [--request-timeout MS] [--keep-alive-timeout MS]
+                              [--tls [--cert FILE --key FILE] [--write-cert FILE] [--keylog FILE]]
 
         The seed's session.js (port 8085): GET /login?name=X keeps X on the server under a new session id (128 random
         bits from the OS, 32 hex digits) and answers 302 to / with Set-Cookie: session=ID; Expires=<in 5 minutes>;

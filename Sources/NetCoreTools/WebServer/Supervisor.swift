@@ -8,7 +8,7 @@ import NetCore
 ///   port in use fails once here (exit 3) instead of in every worker, and no other program can take the port while
 ///   workers restart.
 /// - The ready line is printed once every first-generation worker listens, so a client can connect at once.
-/// - A worker that exits with 2 or 3 (bad command line, cannot listen) would fail again: everything stops with its
+/// - A worker that exits with 2, 3 or 4 (bad command line, cannot listen, TLS set-up) would fail again: everything stops with its
 ///   code. Others are restarted at once, but not more than N times per second (a crash loop is slowed, not fed).
 /// - SIGINT/SIGTERM: SIGTERM to every worker, SIGKILL to those left after 10 s, then exit 0.
 /// - A worker notices a dead supervisor by end of file on its control channel (`ChildProcess`) and stops.
@@ -17,6 +17,8 @@ final class Supervisor {
     let settings: WebServerSettings
     let count: Int
     let loop = EventLoop.main
+    /// Added to each worker's environment (with `--tls`, the generated certificate).
+    let environment: [String: String]
 
     /// The live workers by pid, with their control channels.
     private var workers: [Int32: (control: ReadStream, isListening: Bool)] = [:]
@@ -34,10 +36,11 @@ final class Supervisor {
     /// How long workers get to stop after SIGTERM before SIGKILL.
     static let stopGraceMilliseconds = 10_000
 
-    init(name: String, settings: WebServerSettings, workers: Int) {
+    init(name: String, settings: WebServerSettings, workers: Int, environment: [String: String] = [:]) {
         self.name = name
         self.settings = settings
         self.count = workers
+        self.environment = environment
     }
 
     func run() -> Int32 {
@@ -72,7 +75,7 @@ final class Supervisor {
         do {
             spawned = try ChildProcess.spawnSelf(
                 arguments: CommandLine.arguments,
-                environment: [WorkerLink.portVariable: String(port)],
+                environment: environment.merging([WorkerLink.portVariable: String(port)]) { $1 },
                 controlDescriptor: WorkerLink.controlDescriptor
             )
         } catch {
@@ -95,7 +98,10 @@ final class Supervisor {
         workers[pid]?.isListening = true
         if !announced && !stopping && workers.values.filter(\.isListening).count >= count {
             announced = true
-            Console.line(WebServer.readyLine(port: reservation?.port ?? 0, boundHost: reservation?.address.host))
+            Console.line(
+                WebServer.readyLine(
+                    port: reservation?.port ?? 0, boundHost: reservation?.address.host,
+                    scheme: settings.tls == nil ? "http" : "https"))
         }
     }
 
@@ -106,7 +112,7 @@ final class Supervisor {
             Console.line("worker \(pid) exited (\(termination)) (\(pid)번 워커가 종료되었습니다.)")
             if stopping { continue }
             if let code = termination.code,
-                code == WebServer.ExitCode.usage.rawValue || code == WebServer.ExitCode.cannotListen.rawValue
+                [WebServer.ExitCode.usage, .cannotListen, .tlsSetup].map(\.rawValue).contains(code)
             {
                 // It would fail the same way again: no restart loop.
                 Console.error("\(name): worker \(pid) exited with code \(code); stopping all workers")

@@ -1,6 +1,7 @@
 @preconcurrency import Glibc
 import NetCore
 import NetCoreHTTP
+import NetCoreTLS
 
 /// The part every course web server shares: the command line (`WebServerSettings`), the ready line, graceful
 /// shutdown on SIGINT/SIGTERM, exit codes, and `--workers` (a `Supervisor` of worker processes).
@@ -17,6 +18,7 @@ public enum WebServer {
         case failure = 1
         case usage = 2
         case cannotListen = 3
+        case tlsSetup = 4
     }
 
     /// A start-up failure other than a bad command line (e.g. a missing web root): the message is printed as one
@@ -45,6 +47,7 @@ public enum WebServer {
           1  unexpected failure
           2  bad command line
           3  cannot listen (port in use, permission denied, bad address or path)
+        \(ServerTLSSettings.exitCodeHelp)
         """
 
     /// The `--help` paragraph on `--workers` (the seed's own caveat about cluster).
@@ -52,6 +55,11 @@ public enum WebServer {
         --workers N starts a supervisor (like Node's cluster) that runs N worker processes sharing one TCP port with
         SO_REUSEPORT and restarts any that die. Each worker is a separate process, so in-memory state (sessions, the
         REST users list, ...) is per worker: a client's next request may reach a worker that does not know it.
+        With --tls every worker presents the same certificate: the --cert file, or the one the supervisor makes
+        once and hands to its workers.
+
+        --tls serves HTTPS. For example: hello-server --tls --write-cert /tmp/h.pem, then
+        curl --cacert /tmp/h.pem https://localhost:8080/
         """
 
     /// A course server's `--help`: its synopsis and description, then the common options and its own, the
@@ -63,15 +71,16 @@ public enum WebServer {
         return head + "\n\noptions:\n" + options + optionsNote + "\n\n" + workersHelp + "\n\n" + exitCodesHelp
     }
 
-    /// The ready line for TCP: the seed's `8080번 포트에서 서버 대기 중입니다!` with the real port, then a URL.
-    public static func readyLine(port: Int, boundHost: String?) -> String {
+    /// The ready line for TCP: the seed's `8080번 포트에서 서버 대기 중입니다!` with the real port, then a URL
+    /// (`https://` with `--tls`).
+    public static func readyLine(port: Int, boundHost: String?, scheme: String = "http") -> String {
         let host: String
         switch boundHost {
         case nil, "::", "0.0.0.0": host = "localhost"
         case let numeric? where numeric.contains(":"): host = "[\(numeric)]"
         case let numeric?: host = numeric
         }
-        return "\(port)번 포트에서 서버 대기 중입니다! (http://\(host):\(port)/)"
+        return "\(port)번 포트에서 서버 대기 중입니다! (\(scheme)://\(host):\(port)/)"
     }
 
     /// Parses `arguments` (without the program name) against the common options plus `extraOptions`, handles
@@ -123,21 +132,45 @@ public enum WebServer {
 
     /// Serves with `settings` until SIGINT/SIGTERM: one process, or with `settings.workers` a supervisor and its
     /// workers (this same function in the re-executed program detects that it is a worker). Returns the exit code.
+    ///
+    /// With `--tls` the certificate is loaded (or made, its fingerprint printed, `--write-cert` saved) once, before
+    /// anything listens; a supervisor passes a made one to its workers in their environment (`WorkerLink`), so every
+    /// worker presents the same certificate and none writes or prints it again.
     public static func run(name: String, settings: WebServerSettings, makeServer: ServerFactory) -> Int32 {
-        if settings.workers != nil, let link = WorkerLink.fromEnvironment() {
-            return serve(name: name, settings: settings, makeServer: makeServer, worker: link)
+        let link = settings.workers != nil ? WorkerLink.fromEnvironment() : nil
+        var tls: ServerTLS?
+        if let tlsSettings = settings.tls {
+            do { tls = try tlsSettings.prepare(name: name, given: link?.certificate) } catch {
+                Console.error("\(name): \(error)")
+                return ExitCode.tlsSetup.rawValue
+            }
+        }
+        if let link {
+            return serve(name: name, settings: settings, tls: tls, makeServer: makeServer, worker: link)
         }
         if let workers = settings.workers {
-            return Supervisor(name: name, settings: settings, workers: workers).run()
+            var environment: [String: String] = [:]
+            if let tls, tls.wasGenerated {
+                environment[WorkerLink.certificateVariable] = tls.certificatePEM
+                environment[WorkerLink.keyVariable] = tls.keyPEM
+            }
+            return Supervisor(name: name, settings: settings, workers: workers, environment: environment).run()
         }
-        return serve(name: name, settings: settings, makeServer: makeServer, worker: nil)
+        return serve(name: name, settings: settings, tls: tls, makeServer: makeServer, worker: nil)
     }
 
-    /// One serving process: a plain server, or a worker of a supervisor (`worker` set).
-    static func serve(name: String, settings: WebServerSettings, makeServer: ServerFactory, worker: WorkerLink?) -> Int32
-    {
+    /// One serving process: a plain server, or a worker of a supervisor (`worker` set); HTTPS with `tls`.
+    static func serve(
+        name: String, settings: WebServerSettings, tls: ServerTLS?, makeServer: ServerFactory, worker: WorkerLink?
+    ) -> Int32 {
         let loop = EventLoop.main
         let http = makeServer(loop)
+        if let tls {
+            // Checked by `prepare`: a context from the same PEM cannot fail here.
+            do { try tls.attach(to: http.server, name: name, quiet: settings.quiet) } catch {
+                preconditionFailure("\(name): TLS set-up failed after its check: \(error)")
+            }
+        }
         var exitCode = ExitCode.success
         var stopping = false
         var control: ReadStream?
@@ -169,7 +202,10 @@ public enum WebServer {
                 Console.line("listening on \(path)")
             } else {
                 let address = http.server.address()
-                Console.line(readyLine(port: address?.port ?? settings.port, boundHost: address?.host))
+                Console.line(
+                    readyLine(
+                        port: address?.port ?? settings.port, boundHost: address?.host,
+                        scheme: tls == nil ? "http" : "https"))
             }
         }
         if let worker {
@@ -204,14 +240,27 @@ struct WorkerLink {
     static let controlDescriptor: Int32 = 3
     /// What a worker sends once it listens.
     static let listeningMessage = UInt8(ascii: "L")
+    /// With `--tls` and no `--cert`: the certificate the supervisor made, PEM (the environment is readable only by
+    /// this user, like a 0600 file, and leaves nothing on disk to clean up after a SIGKILL).
+    static let certificateVariable = "NETCORE_WORKER_TLS_CERT"
+    /// The private key of `certificateVariable`'s certificate, PEM.
+    static let keyVariable = "NETCORE_WORKER_TLS_KEY"
 
     let port: Int
     let descriptor: Int32
+    /// The supervisor's generated certificate and key, if it made one.
+    var certificate: (certificatePEM: String, keyPEM: String)?
 
     static func fromEnvironment() -> WorkerLink? {
         guard let text = ChildProcess.environmentValue(portVariable), let port = Int(text), (1...65535).contains(port)
         else { return nil }
-        return WorkerLink(port: port, descriptor: controlDescriptor)
+        var link = WorkerLink(port: port, descriptor: controlDescriptor)
+        if let certificate = ChildProcess.environmentValue(certificateVariable),
+            let key = ChildProcess.environmentValue(keyVariable)
+        {
+            link.certificate = (certificate, key)
+        }
+        return link
     }
 
     func reportListening() {

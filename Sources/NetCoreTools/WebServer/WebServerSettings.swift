@@ -2,7 +2,7 @@ import NetCore
 import NetCoreHTTP
 
 /// What every course web server (hello-server, rest-server, cookie-server, session-server) takes on its command
-/// line: where to listen, `--quiet`, `--workers`, and the HTTP timeouts (as unix-http has them).
+/// line: where to listen, `--quiet`, `--workers`, the HTTP timeouts (as unix-http has them), and `--tls`.
 public struct WebServerSettings: Sendable {
     /// TCP port (0 picks a free one).
     public var port: Int
@@ -17,6 +17,8 @@ public struct WebServerSettings: Sendable {
     public var workers: Int?
     /// Timeouts and limits for the HTTP server.
     public var configuration: HTTPServer.Configuration
+    /// With `--tls`: HTTPS, and where its certificate comes from.
+    public var tls: ServerTLSSettings?
 
     /// Settings with the program's default port and nothing else given.
     public init(defaultPort: Int) {
@@ -26,6 +28,7 @@ public struct WebServerSettings: Sendable {
         quiet = false
         workers = nil
         configuration = HTTPServer.Configuration()
+        tls = nil
     }
 
     /// The common options, in `--help` order; a program appends its own.
@@ -48,7 +51,7 @@ public struct WebServerSettings: Sendable {
                 .value(placeholder: "N"),
                 help: "N worker processes share the port (SO_REUSEPORT); 0 = one per processor"
             ),
-        ] + timeoutOptions
+        ] + timeoutOptions + ServerTLSSettings.options
     }
 
     /// Node's three server timeouts as options; unix-http takes them too.
@@ -105,6 +108,7 @@ public struct WebServerSettings: Sendable {
         }
         if host?.isEmpty == true { throw Arguments.UsageError(description: "--host needs a non-empty address") }
         try Self.applyTimeouts(parsed, to: &configuration)
+        tls = try ServerTLSSettings.parse(parsed)
     }
 
     /// Where the server listens, for error messages: "port 8080", "::1 port 8080", or the socket path.

@@ -9,11 +9,17 @@ enum CertificateTestSupport {
     /// Runs a node script (`node -e SCRIPT -- ARGS`: the arguments are `process.argv.slice(1)`) and returns its stdout parsed as JSON, recording an issue
     /// (and returning nil) when node fails.
     static func nodeJSON(
-        _ script: String, _ arguments: [String] = [], input: String = "", sourceLocation: SourceLocation = #_sourceLocation
+        _ script: String,
+        _ arguments: [String] = [],
+        input: String = "",
+        sourceLocation: SourceLocation = #_sourceLocation
     ) -> Any? {
         let run = ToolRun.run(["node", "-e", script, "--"] + arguments, input: input, timeout: 60)
         guard run.succeeded else {
-            Issue.record("node failed (\(run.status.map(String.init) ?? "timeout")): \(run.stderr)", sourceLocation: sourceLocation)
+            Issue.record(
+                "node failed (\(run.status.map(String.init) ?? "timeout")): \(run.stderr)",
+                sourceLocation: sourceLocation
+            )
             return nil
         }
         do {
@@ -28,7 +34,10 @@ enum CertificateTestSupport {
     static func openssl(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) -> String {
         let run = ToolRun.run(["openssl"] + arguments)
         if !run.succeeded {
-            Issue.record("openssl \(arguments.joined(separator: " ")) failed: \(run.stderr)", sourceLocation: sourceLocation)
+            Issue.record(
+                "openssl \(arguments.joined(separator: " ")) failed: \(run.stderr)",
+                sourceLocation: sourceLocation
+            )
         }
         return run.stdout
     }
@@ -101,18 +110,26 @@ struct OddCertificates: Sendable {
         do { try config.write(toFile: configPath, atomically: true, encoding: .utf8) } catch {
             throw TestPKIError(message: "write \(configPath): \(error)")
         }
-        for (name, algorithm) in [("odd", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), ("odd-rsa", ["-newkey", "rsa:2048"])] {
+        for (name, algorithm) in [
+            ("odd", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), ("odd-rsa", ["-newkey", "rsa:2048"]),
+        ] {
             let run = ToolRun.run(
-                ["openssl", "req", "-x509", "-config", configPath, "-extensions", "ext", "-nodes", "-days", "30"] + algorithm
-                    + ["-keyout", directory + "/\(name).key", "-out", directory + "/\(name).pem", "-set_serial", "0x00ff01"],
-                environment: ["OPENSSL_CONF": configPath])
+                ["openssl", "req", "-x509", "-config", configPath, "-extensions", "ext", "-nodes", "-days", "30"]
+                    + algorithm
+                    + [
+                        "-keyout", directory + "/\(name).key", "-out", directory + "/\(name).pem", "-set_serial",
+                        "0x00ff01",
+                    ],
+                environment: ["OPENSSL_CONF": configPath]
+            )
             guard run.succeeded else { throw TestPKIError(message: "openssl req for \(name): \(run.stderr)") }
         }
         return OddCertificates(directory: directory)
     }
 }
 
-/// A STACK_OF(X509) built in a test (as the TLS layer gets one from SSL_get_peer_cert_chain); frees itself.
+/// A STACK_OF(X509) built in a test (as the TLS layer gets one from SSL_get_peer_cert_chain); frees itself, so keep
+/// it alive (`withExtendedLifetime`) while OpenSSL uses `pointer`.
 final class CertificateStack {
     let pointer: OpaquePointer
     init(_ certificates: [X509Certificate]) {
@@ -130,7 +147,7 @@ final class CertificateStack {
     }
 }
 
-/// An X509_STORE holding some trusted certificates; frees itself.
+/// An X509_STORE holding some trusted certificates; frees itself (keep it alive while `pointer` is used).
 final class TrustStore {
     let pointer: OpaquePointer
     init(_ certificates: [X509Certificate]) {
@@ -139,16 +156,28 @@ final class TrustStore {
     }
     deinit { X509_STORE_free(pointer) }
 
-    /// Verifies `leaf` with `untrusted` intermediates, as a TLS client does (`X509_verify_cert`); returns the
-    /// X509_V_ERR_* result (0 when it verifies).
-    func verify(_ leaf: X509Certificate, untrusted: [X509Certificate] = [], purpose: Int32 = X509_PURPOSE_SSL_SERVER) -> Int {
+    /// Verifies `leaf` with `untrusted` intermediates as a Node TLS client does (`X509_verify_cert` with a verify
+    /// callback that always continues, Node's `VerifyCallback`, so the result is the last error found: a leaf with
+    /// no known issuer ends as UNABLE_TO_VERIFY_LEAF_SIGNATURE, not the first error UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    /// returns the X509_V_ERR_* result (0 when it verifies).
+    func verify(
+        _ leaf: X509Certificate,
+        untrusted: [X509Certificate] = [],
+        purpose: Int32 = X509_PURPOSE_SSL_SERVER,
+        at time: time_t? = nil
+    ) -> Int {
         let context = X509_STORE_CTX_new()!
         defer { X509_STORE_CTX_free(context) }
         let stack = CertificateStack(untrusted)
         X509_STORE_CTX_init(context, pointer, leaf.pointer, stack.pointer)
+        defer { withExtendedLifetime((leaf, stack)) {} }
         X509_STORE_CTX_set_purpose(context, purpose)
-        let ok = withExtendedLifetime(stack) { X509_verify_cert(context) }
+        if let time { X509_STORE_CTX_set_time(context, 0, time) }
+        X509_STORE_CTX_set_verify_cb(context) { _, _ in 1 }
+        // With the callback always continuing, X509_verify_cert succeeds; the error is what the TLS layer's
+        // SSL_get_verify_result reports.
+        _ = withExtendedLifetime(stack) { X509_verify_cert(context) }
         ERR_clear_error()
-        return ok == 1 ? 0 : Int(X509_STORE_CTX_get_error(context))
+        return Int(X509_STORE_CTX_get_error(context))
     }
 }

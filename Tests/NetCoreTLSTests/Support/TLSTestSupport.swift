@@ -1,13 +1,15 @@
 import Foundation
-@testable import NetCore
 import Testing
 
+@testable import NetCore
 @testable import NetCoreTLS
 
 /// Runs `body` to set up sockets on a fresh loop, then runs the loop until nothing is left to do. An unref'd watchdog
 /// records a failure and stops the loop after `seconds`, so a hung test fails instead of hanging.
 func runLoop(
-    seconds: Int = 20, sourceLocation: SourceLocation = #_sourceLocation, _ body: (EventLoop) throws -> Void
+    seconds: Int = 20,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: (EventLoop) throws -> Void
 ) rethrows {
     let loop = try! EventLoop()
     var timedOut = false
@@ -53,7 +55,9 @@ func freePort() -> Int {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(fd, $0, length) } }
+    withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(fd, $0, length) }
+    }
     withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
     }
@@ -63,7 +67,10 @@ func freePort() -> Int {
 /// Runs an external program (openssl, node, python3) off the loop with a bounded wait, keeping the loop alive until
 /// it exits; `onExit` runs on the loop.
 func runTool(
-    _ arguments: [String], input: String = "", timeout: Double = 30, loop: EventLoop,
+    _ arguments: [String],
+    input: String = "",
+    timeout: Double = 30,
+    loop: EventLoop,
     onExit: @escaping (ToolRun) -> Void
 ) {
     loop.beginRequest()
@@ -81,12 +88,17 @@ func runTool(
 /// up to `seconds` (the external server prints nothing we can wait on before it listens). `ready` gets the socket
 /// that connected.
 func connectWhenListening(
-    _ options: TLS.ConnectOptions, loop: EventLoop, seconds: Double = 15, attempt: Int = 0,
+    _ options: TLS.ConnectOptions,
+    loop: EventLoop,
+    seconds: Double = 15,
+    attempt: Int = 0,
     ready: @escaping (TLSSocket) -> Void
 ) {
     let socket = try! TLS.connect(options, loop: loop)
     var connected = false
-    socket.once(.connect) { connected = true; ready(socket) }
+    socket.once(.connect) {
+        connected = true; ready(socket)
+    }
     socket.once(.error) { error in
         guard !connected, error.code == "ECONNREFUSED", Double(attempt) * 0.05 < seconds else {
             if !connected { Issue.record("cannot connect: \(error.code) \(error.message)") }

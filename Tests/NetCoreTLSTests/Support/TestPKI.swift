@@ -68,7 +68,9 @@ struct TestPKI: Sendable {
         guard run.succeeded else {
             try? FileManager.default.removeItem(atPath: directory)
             throw TestPKIError(
-                message: "\(scriptPath) \(run.timedOut ? "took longer than 60 s" : "exited with \(run.status.map(String.init) ?? "no status")"): \(run.stderr)")
+                message:
+                    "\(scriptPath) \(run.timedOut ? "took longer than 60 s" : "exited with \(run.status.map(String.init) ?? "no status")"): \(run.stderr)"
+            )
         }
         var certificates: [String: String] = [:], keys: [String: String] = [:]
         for name in names {

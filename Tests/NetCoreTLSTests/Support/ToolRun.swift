@@ -14,8 +14,11 @@ struct ToolRun: Sendable {
     /// Runs `arguments[0]` (found on PATH) with the rest as its arguments, `input` on stdin, waiting at most `timeout`
     /// seconds. Output is read on other threads, so a chatty program cannot block past the deadline.
     static func run(
-        _ arguments: [String], input: String = "", environment: [String: String]? = nil,
-        currentDirectory: String? = nil, timeout: Double = 30
+        _ arguments: [String],
+        input: String = "",
+        environment: [String: String]? = nil,
+        currentDirectory: String? = nil,
+        timeout: Double = 30
     ) -> ToolRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -41,7 +44,7 @@ struct ToolRun: Sendable {
         let readers = DispatchGroup()
         for (pipe, sink) in [(stdoutPipe, out), (stderrPipe, err)] {
             let handle = pipe.fileHandleForReading
-            DispatchQueue.global().async(group: readers) { sink.set(handle.readDataToEndOfFile()) }
+            DispatchQueue.global().async(group: readers) { sink.set(readToEnd(handle.fileDescriptor)) }
         }
         let deadline = DispatchTime.now() + timeout
         if finished.wait(timeout: deadline) == .timedOut {
@@ -53,6 +56,21 @@ struct ToolRun: Sendable {
             return ToolRun(status: nil, stdout: out.text, stderr: err.text, timedOut: true)
         }
         return ToolRun(status: process.terminationStatus, stdout: out.text, stderr: err.text, timedOut: false)
+    }
+}
+
+/// Everything until EOF from a descriptor, retrying EINTR: FileHandle.readDataToEndOfFile traps (`try!`) when a
+/// signal interrupts its read, which happened here while other tests' child processes exited.
+private func readToEnd(_ fd: Int32) -> Data {
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n > 0 {
+            data.append(contentsOf: buffer[0..<n])
+        } else if n == 0 || errno != EINTR {
+            return data
+        }
     }
 }
 
