@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(name: "CookieServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "SessionServer", dependencies: ["NetCoreTools"]),
         // The load generator of Benchmarks/run.sh.
-        .executableTarget(name: "NetBench", dependencies: ["NetCore", "NetCoreHTTP"], path: "Benchmarks/netbench"),
+        .executableTarget(name: "NetBench", dependencies: ["NetCore", "NetCoreHTTP", "NetCoreTLS"], path: "Benchmarks/netbench"),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "NetCoreHTTPTests", dependencies: ["NetCoreHTTP"]),
         // NetCoreHTTP too: an HTTPServer served over TLS unchanged is the proof that the transport seam holds.

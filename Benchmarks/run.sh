@@ -159,6 +159,36 @@ make_big_file() {
     chmod 644 "$WORK/files/big.txt"
 }
 
+# The TLS points' certificate: ECDSA P-256 (the issue's handshake figure is for one), made once per run.
+TLS_CERT="$WORK/tls-cert.pem"
+TLS_KEY="$WORK/tls-key.pem"
+if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TLS_KEY" -out "$TLS_CERT" \
+    -days 7 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$WORK/logs/openssl.log" 2>&1; then
+    say "run.sh: openssl could not make the TLS points' certificate (see below): those points will fail"
+    tail -n 3 "$WORK/logs/openssl.log" >&2
+fi
+# sed expressions for nginx's @SSL@/@SSL_LINES@: plain, or TLS (NGINX_SSL=1) with the certificate above and
+# nginx's defaults otherwise (TLSv1.2 and 1.3, session tickets on, as the NetCore and Node servers have them).
+nginx_ssl_sed() { # sets NGINX_SED (sed arguments)
+    if [ "${NGINX_SSL:-0}" = 1 ]; then
+        NGINX_SED=(-e "s|@SSL@| ssl|g" -e "s|@SSL_LINES@|ssl_certificate $TLS_CERT; ssl_certificate_key $TLS_KEY;|g")
+    else
+        NGINX_SED=(-e "s|@SSL@||g" -e "s|@SSL_LINES@||g")
+    fi
+}
+
+# CPU time (user + system) of a process tree, in clock ticks.
+cpu_ticks() {
+    local pid=$1 total child
+    total=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null)
+    [ -n "$total" ] || { echo 0; return; }
+    for child in $(cat "/proc/$pid/task/$pid/children" 2>/dev/null); do
+        total=$((total + $(cpu_ticks "$child")))
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
 # ---------------------------------------------------------------- servers
 # start_server KIND — starts a fresh server; sets SPID (its pid), TARGET (netbench's target options) and PROBE.
 next_port() {
@@ -201,9 +231,10 @@ start_server() {
             local user_line=""
             [ "$(id -u)" = 0 ] && user_line="user root;"
             next_port
-            sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|g" -e "s|@USER@|$user_line|g" \
+            nginx_ssl_sed
+            sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|g" -e "s|@USER@|$user_line|g" "${NGINX_SED[@]}" \
                 "$HERE/peers/nginx-hello.conf" >"$prefix/nginx.conf"
-            TARGET=(--port "$PORT"); PROBE=http
+            TARGET=(--port "$PORT"); PROBE=http; [ "${NGINX_SSL:-0}" = 1 ] && PROBE=connect
             "${PIN_SERVER[@]}" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" >"$log" 2>&1 & ;;
         netcore-rest) next_port; TARGET=(--port "$PORT"); PROBE=http
             "${PIN_SERVER[@]}" "$BIN/rest-server" --port "$PORT" --host 127.0.0.1 --quiet >"$log" 2>&1 & ;;
@@ -220,10 +251,26 @@ start_server() {
             mkdir -p "$prefix"
             local user_line=""
             [ "$(id -u)" = 0 ] && user_line="user root;"
+            nginx_ssl_sed
             sed -e "s|@PREFIX@|$prefix|g" -e "s|@SOCKET@|$sock|g" -e "s|@ROOT@|$WORK/files|g" \
-                -e "s|@USER@|$user_line|g" "$HERE/peers/nginx.conf" >"$prefix/nginx.conf"
-            TARGET=(--unix "$sock"); PROBE=http
+                -e "s|@USER@|$user_line|g" "${NGINX_SED[@]}" "$HERE/peers/nginx.conf" >"$prefix/nginx.conf"
+            TARGET=(--unix "$sock"); PROBE=http; [ "${NGINX_SSL:-0}" = 1 ] && PROBE=connect
             "${PIN_SERVER[@]}" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" >"$log" 2>&1 & ;;
+        # The TLS peers (issue 11): one ECDSA P-256 certificate for all; probed with a bare connect (a plaintext
+        # probe would be refused by a TLS port).
+        netcore-echo-tls) next_port; TARGET=(--port "$PORT" --tls insecure); PROBE=connect
+            "${PIN_SERVER[@]}" "$BIN/echo-server" --port "$PORT" --quiet --tls --cert "$TLS_CERT" --key "$TLS_KEY" >"$log" 2>&1 & ;;
+        node-echo-tls) next_port; TARGET=(--port "$PORT" --tls insecure); PROBE=connect
+            "${PIN_SERVER[@]}" node "$HERE/peers/tls-echo-server.js" "$PORT" "$TLS_CERT" "$TLS_KEY" >"$log" 2>&1 & ;;
+        nginx-tls) NGINX_SSL=1 start_server nginx-hello "$2" || return 1
+            TARGET+=(--tls insecure); return 0 ;;
+        netcore-https) TARGET=(--unix "$sock" --tls insecure); PROBE=connect
+            "${PIN_SERVER[@]}" "$BIN/unix-http" --socket "$sock" --root "$WORK/files" --quiet --tls --cert "$TLS_CERT" \
+                --key "$TLS_KEY" >"$log" 2>&1 & ;;
+        node-https) TARGET=(--unix "$sock" --tls insecure); PROBE=connect
+            "${PIN_SERVER[@]}" node "$HERE/peers/unix-http-onechunk.js" "$sock" "$WORK/files" "$TLS_CERT" "$TLS_KEY" >"$log" 2>&1 & ;;
+        nginx-https) NGINX_SSL=1 start_server nginx "$2" || return 1
+            TARGET+=(--tls insecure); return 0 ;;
         *) say "run.sh: unknown server $kind"; return 1 ;;
     esac
     SPID=$!
@@ -272,7 +319,7 @@ record() {
     fi
     echo "$point $server $run $line $*" >>"$RESULTS"
     local short
-    short=$(echo "$line $*" | tr ' ' '\n' | grep -E '^(msgs_per_s|mb_per_s|req_per_s|p50_us|p99_us|errors|ms|bytes_per_conn_held|bytes_per_conn_after|peak_rss_kb|failed)=' | tr '\n' ' ')
+    short=$(echo "$line $*" | tr ' ' '\n' | grep -E '^(msgs_per_s|mb_per_s|req_per_s|handshakes_per_s|p50_us|p99_us|errors|ms|bytes_per_conn_held|bytes_per_conn_after|peak_rss_kb|msgs_per_cpu_s|mb_per_cpu_s|handshakes_per_cpu_s|failed)=' | tr '\n' ' ')
     say "   run $run  $(printf '%-14s' "$server") $short"
 }
 
@@ -556,7 +603,7 @@ startup_point() { # ID PROBE SERVERS...
                     mkdir -p "$prefix"
                     [ "$(id -u)" = 0 ] && user_line="user root;"
                     sed -e "s|@PREFIX@|$prefix|g" -e "s|@SOCKET@|$sock|g" -e "s|@ROOT@|$WORK/files|g" \
-                        -e "s|@USER@|$user_line|g" "$HERE/peers/nginx.conf" >"$prefix/nginx.conf"
+                        -e "s|@USER@|$user_line|g" -e "s|@SSL@||g" -e "s|@SSL_LINES@||g" "$HERE/peers/nginx.conf" >"$prefix/nginx.conf"
                     target=(--unix "$sock"); command=("$NGINX" -p "$prefix" -c "$prefix/nginx.conf") ;;
             esac
             run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" startup "${target[@]}" --probe "$probe" \
@@ -620,6 +667,136 @@ crosscheck_http_point() {
     done
 }
 
+# ---------------------------------------------------------------- TLS points (issue 11)
+tls_echo_servers() {
+    local list="netcore-echo-tls"
+    [ "$HAVE_NODE" = 1 ] && list="$list node-echo-tls"
+    echo "$list"
+}
+https_servers() {
+    local list="netcore-https"
+    [ "$HAVE_NGINX" = 1 ] && list="$list nginx-https"
+    [ "$HAVE_NODE" = 1 ] && list="$list node-https"
+    echo "$list"
+}
+
+# measured_client LOG SERVER_PID NETBENCH-ARGS...: runs netbench and reads the server's CPU ticks over its measured
+# window (from WARMUP after the start to WARMUP + DURATION; netbench's own window starts after its connections are
+# up, so this is close, not exact); sets SERVER_CPU_S.
+measured_client() {
+    local log=$1 pid=$2 t0 t1
+    shift 2
+    run_client "$log" "$@" &
+    local client=$!
+    sleep "$WARMUP"
+    t0=$(cpu_ticks "$pid")
+    sleep "$DURATION"
+    t1=$(cpu_ticks "$pid")
+    wait "$client"
+    SERVER_CPU_S=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (b - a) / hz }')
+}
+
+# per_cpu LOG KEY: KEY's figure from LOG's RESULT line divided by SERVER_CPU_S per second of the window.
+per_cpu() {
+    local value
+    value=$(grep '^RESULT ' "$1" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p")
+    awk -v v="${value:-0}" -v cpu="$SERVER_CPU_S" -v d="$DURATION" 'BEGIN { if (cpu > 0) printf "%.1f", v * d / cpu; else print -1 }'
+}
+
+# tls_echo_point: echo-server --tls against Node's tls echo, 64 connections, 64-byte ping-pong.
+tls_echo_point() {
+    local id=echo-tls-64c
+    want "$id" || return 0
+    say "== $id"
+    local run server log
+    for run in $(seq 1 "$RUNS"); do
+        for server in $(tls_echo_servers); do
+            log="$WORK/logs/$id-$server-$run.log"
+            start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            measured_client "$log" "$SPID" "${PIN_CLIENT[@]}" "$NETBENCH" echo "${TARGET[@]}" --connections 64 --size 64 \
+                --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            stop_server
+            record "$id" "$server" "$run" "$log" "server_cpu_s=$SERVER_CPU_S msgs_per_cpu_s=$(per_cpu "$log" msgs_per_s)"
+        done
+    done
+}
+
+# tls_bulk_point: a TLS_BIG_MB file downloaded over HTTPS on one connection (unix-http --tls, nginx with ssl; the
+# socket reads and writes are up to 64 KiB): MB/s, and MB per server CPU-second (the issue's comparison).
+tls_bulk_point() {
+    local id=tls-bulk
+    want "$id" || return 0
+    make_big_file
+    say "== $id (${BIG_MB} MiB over HTTPS, one connection)"
+    local run server log servers="netcore-https" t0 t1
+    [ "$HAVE_NGINX" = 1 ] && servers="$servers nginx-https"
+    for run in $(seq 1 "$RUNS"); do
+        for server in $servers; do
+            log="$WORK/logs/$id-$server-$run.log"
+            start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            t0=$(cpu_ticks "$SPID")
+            run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" http "${TARGET[@]}" --connections 1 --requests 1 \
+                --path '/?file=big.txt' --expect-body "$(expected_body "${server%-https}" "$BIG_BYTES")" --duration 120 --label "$id"
+            t1=$(cpu_ticks "$SPID")
+            stop_server
+            local cpu mb per
+            cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (b - a) / hz }')
+            mb=$(awk -v b="$BIG_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }')
+            per=$(awk -v m="$mb" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.1f", m / c; else print -1 }')
+            record "$id" "$server" "$run" "$log" "server_cpu_s=$cpu mb_per_cpu_s=$per"
+        done
+    done
+}
+
+# https_point: the 1 KiB file over HTTPS, 64 keep-alive connections (unix-http --tls, nginx, Node https).
+https_point() {
+    local id=https-1k-64c
+    want "$id" || return 0
+    say "== $id"
+    local run server log
+    for run in $(seq 1 "$RUNS"); do
+        for server in $(https_servers); do
+            log="$WORK/logs/$id-$server-$run.log"
+            start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            run_client "$log" "${PIN_CLIENT[@]}" "$NETBENCH" http "${TARGET[@]}" --connections 64 \
+                --path '/?file=file1k.txt' --expect-body "$(expected_body "${server%-https}" "$FILE1K_BYTES")" \
+                --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            stop_server
+            record "$id" "$server" "$run" "$log"
+        done
+    done
+}
+
+# tls_handshake_point: full handshakes (ECDSA P-256, no resumption), 16 in flight, each connection destroyed once
+# its handshake completes: handshakes/s, and per server CPU-second (the client works about as hard as the server,
+# so the rate alone would measure netbench).
+tls_handshake_point() {
+    local id=tls-handshakes
+    want "$id" || return 0
+    say "== $id"
+    local run server log servers
+    servers="$(tls_echo_servers)"
+    [ "$HAVE_NGINX" = 1 ] && servers="$servers nginx-tls"
+    for run in $(seq 1 "$RUNS"); do
+        for server in $servers; do
+            log="$WORK/logs/$id-$server-$run.log"
+            start_server "$server" "$id-$server-$run" || { echo "$id $server $run failed=1" >>"$RESULTS"; continue; }
+            measured_client "$log" "$SPID" "${PIN_CLIENT[@]}" "$NETBENCH" handshakes "${TARGET[@]}" --connections 16 \
+                --duration "$DURATION" --warmup "$WARMUP" --label "$id"
+            stop_server
+            record "$id" "$server" "$run" "$log" "server_cpu_s=$SERVER_CPU_S handshakes_per_cpu_s=$(per_cpu "$log" handshakes_per_s)"
+        done
+    done
+}
+
+# tls_idle_point: IDLE_CONNS TLS connections after the handshake, held, then one echo each: server RSS per conn.
+tls_idle_point() {
+    local id=tls-idle-10k
+    want "$id" || return 0
+    say "== $id ($IDLE_CONNS TLS connections, hold ${HOLD}s)"
+    idle_runs "$id" "$IDLE_CONNS" ECHOED "$(tls_echo_servers)"
+}
+
 # ---------------------------------------------------------------- the points
 if [ -z "$FROM_RESULTS" ]; then
 say "== $NPROC CPUs; $PINNING; ${DURATION}s per point after ${WARMUP}s warm-up, $RUNS run(s)"
@@ -641,6 +818,11 @@ startup_point startup-echo echo $(echo_servers)
 startup_point startup-http http $(http_servers | sed 's/ node-onechunk//')
 crosscheck_point
 crosscheck_http_point
+tls_echo_point
+tls_bulk_point
+https_point
+tls_handshake_point
+tls_idle_point
 fi
 
 # ---------------------------------------------------------------- the table
@@ -676,6 +858,9 @@ declare -A NAME=(
     [netcore-hello]="NetCore hello-server" [netcore-hello-w1]="NetCore hello-server --workers 1"
     [netcore-hello-w2]="NetCore hello-server --workers 2" [node-hello]="Node server1.js"
     [nginx-hello]="nginx (return 200, Content-Length)" [netcore-rest]="NetCore rest-server" [node-rest]="Node restServer.js"
+    [netcore-echo-tls]="NetCore echo-server --tls" [node-echo-tls]="Node tls echo (the seed's on tls.createServer)"
+    [nginx-tls]="nginx ssl (return 200)" [netcore-https]="NetCore unix-http --tls" [nginx-https]="nginx ssl (static file)"
+    [node-https]="Node https one-chunk"
 )
 declare -A TITLE=(
     [echo-1c-samecpu]="echo 64 B ping-pong, 1 conn, client and server on one CPU"
@@ -696,6 +881,11 @@ declare -A TITLE=(
     [rest-post-64c]="rest POST /user, 64 keep-alive TCP conns"
     [http-idle-10k]="$(fmt "$HTTP_IDLE_CONNS" 0) keep-alive HTTP conns: server RSS per conn"
     [hello-workers-64c]="hello GET / 64 conns, --workers 2 / 1 / none (unpinned, sharing $NPROC CPUs)"
+    [echo-tls-64c]="TLS echo 64 B ping-pong, 64 conns"
+    [tls-bulk]="HTTPS $(fmt "$BIG_MB" 0) MiB file, one conn"
+    [https-1k-64c]="HTTPS 1 KiB file, 64 keep-alive conns (Unix socket)"
+    [tls-handshakes]="TLS full handshakes (ECDSA P-256), 16 in flight"
+    [tls-idle-10k]="$(fmt "$IDLE_CONNS" 0) idle TLS conns: server RSS per conn"
 )
 
 SUMMARY="$WORK/summary.md"
@@ -771,6 +961,19 @@ done
 summary_rows http-1g netcore-http mb_per_s "MB/s (body)" 1 nginx
 summary_rows http-1g netcore-http peak_rss_kb "server peak RSS kB (lower is better)" 0 nginx
 detail_rows http-1g mb_per_s "MB/s" 1 netcore-http nginx
+summary_rows echo-tls-64c netcore-echo-tls msgs_per_s "msgs/s" 0 node-echo-tls
+summary_rows echo-tls-64c netcore-echo-tls msgs_per_cpu_s "msgs per server CPU-second" 0 node-echo-tls
+detail_rows echo-tls-64c msgs_per_s "msgs/s" 0 netcore-echo-tls node-echo-tls
+summary_rows tls-bulk netcore-https mb_per_cpu_s "MB per server CPU-second" 1 nginx-https
+summary_rows tls-bulk netcore-https mb_per_s "MB/s (body)" 1 nginx-https
+detail_rows tls-bulk mb_per_s "MB/s" 1 netcore-https nginx-https
+summary_rows https-1k-64c netcore-https req_per_s "req/s" 0 nginx-https node-https
+detail_rows https-1k-64c req_per_s "req/s" 0 netcore-https nginx-https node-https
+summary_rows tls-handshakes netcore-echo-tls handshakes_per_cpu_s "handshakes per server CPU-second" 0 nginx-tls node-echo-tls
+summary_rows tls-handshakes netcore-echo-tls handshakes_per_s "handshakes/s (bounded by the client)" 0 nginx-tls node-echo-tls
+detail_rows tls-handshakes handshakes_per_s "handshakes/s" 0 netcore-echo-tls nginx-tls node-echo-tls
+summary_rows tls-idle-10k netcore-echo-tls bytes_per_conn_after "bytes/conn after the handshake and one echo (lower is better)" 0 node-echo-tls
+detail_rows tls-idle-10k bytes_per_conn_after "B/conn after one echo" 0 netcore-echo-tls node-echo-tls
 summary_rows startup-echo netcore-echo ms "ms (lower is better)" 2 node-echo c-echo
 detail_rows startup-echo ms "ms" 2 netcore-echo node-echo c-echo
 summary_rows startup-http netcore-http ms "ms (lower is better)" 2 nginx node-seed
@@ -800,6 +1003,13 @@ target_row hello-64c netcore-hello node-hello req_per_s ge 3 "hello-server ÷ No
 target_row rest-users-64c netcore-rest node-rest req_per_s ge 3 "rest-server ÷ Node restServer.js ≥ 3"
 target_row rest-post-64c netcore-rest node-rest req_per_s ge 3 "rest-server ÷ Node restServer.js ≥ 3"
 target_row http-idle-10k netcore-hello - bytes_per_conn_after le 1024 "hello-server bytes/conn after one request ≤ 1,024"
+# The TLS points' targets (issue 11).
+target_row echo-tls-64c netcore-echo-tls node-echo-tls msgs_per_s ge 1.5 "echo-server --tls ÷ Node tls echo ≥ 1.5"
+target_row tls-bulk netcore-https nginx-https mb_per_cpu_s ge 0.9 "unix-http --tls ÷ nginx, MB per server CPU-second ≥ 0.9"
+target_row https-1k-64c netcore-https nginx-https req_per_s ge 1.0 "unix-http --tls ÷ nginx ssl ≥ 1.0"
+target_row tls-handshakes netcore-echo-tls nginx-tls handshakes_per_cpu_s ge 0.9 "handshakes per server CPU-second ÷ nginx ≥ 0.9"
+target_row tls-handshakes netcore-echo-tls node-echo-tls handshakes_per_cpu_s ge 2 "handshakes per server CPU-second ÷ Node ≥ 2"
+target_row tls-idle-10k netcore-echo-tls - bytes_per_conn_after le 20480 "echo-server --tls bytes/conn after the handshake ≤ 20,480"
 
 # Facts about the rest points that the tables have no column for.
 REST_NOTES=""
@@ -875,7 +1085,7 @@ fi
     cat "$SUMMARY"
     if [ -s "$TARGETS" ]; then
         echo
-        echo "## Targets of the web-server points"
+        echo "## Targets of the web-server and TLS points"
         echo
         echo "| Point | Target | Figure | Verdict |"
         echo "|---|---|---:|---|"
@@ -948,6 +1158,14 @@ fi
     echo "  connections held idle (\"connected, no request yet\"), then one GET / answered on each, the connections kept"
     echo "  open (\"after one request\"); hello-server runs with \`--keep-alive-timeout $KEEP_ALIVE_MS\`, Node's server1.js"
     echo "  with its default 5 s, which does not bite: the memory is read within about a second of the responses."
+    echo "- **TLS** points (issue 11): one ECDSA P-256 certificate made by run.sh, TLSv1.2–1.3 with each server's"
+    echo "  defaults (TLS 1.3, AES-128-GCM or ChaCha20 as negotiated; session tickets on, never used: netbench offers no"
+    echo "  session, so every handshake is a full one). netbench \`--tls insecure\` (one client context for all"
+    echo "  connections). Peers: \`peers/tls-echo-server.js\` (the seed's echo server on \`tls.createServer\`),"
+    echo "  \`peers/unix-http-onechunk.js\` with a certificate (\`https.createServer\`), nginx with \`ssl\` on the same"
+    echo "  configurations as the plain points. *Per server CPU-second*: the figure divided by the server's CPU time"
+    echo "  (user + system, from /proc) over the measured window (the bulk point: over the whole download); the"
+    echo "  handshake rate itself is bounded by netbench, whose side of a handshake costs about as much as the server's."
     echo "- **hello-server --workers**: \`--workers N\` is N worker processes (a supervisor forks them; each has its own"
     echo "  SO_REUSEPORT listener) against the plain single-process server, nothing pinned: the scaling on this"
     echo "  machine, where a second worker competes with the load generator for the 2 CPUs."

@@ -14,6 +14,8 @@ import NetCore
 enum ConnsMode {
     struct Settings: Sendable {
         var target: Target
+        /// `--tls`: connections are TLS, from this client context.
+        var tls: TLSClient?
         var connections: Int
         var hold: Double
         var linger: Double
@@ -30,6 +32,7 @@ enum ConnsMode {
     static func parse(_ options: Options) throws(Options.UsageError) -> Settings {
         Settings(
             target: try options.target(),
+            tls: try options.tlsClient(),
             connections: try options.int("connections", default: 10_000, in: 1...1_000_000),
             hold: try options.double("hold", default: 5, in: 0...3600),
             linger: try options.double("linger", default: 0, in: 0...60),
@@ -113,7 +116,7 @@ enum ConnsMode {
         let rssBefore = processTreeMemoryKB(s.serverPID)
         let connectStart = monotonicNanos()
         let newPacer = ConnectPacer(loop: loop, count: s.connections, parallel: s.connectParallel) { _ in
-            let socket = Socket(loop: loop)
+            let (socket, start) = makeSocket(loop: loop, to: s.target, tls: s.tls)
             let connection = Connection(socket: socket)
             connections.append(connection)
             socket.on(.data) { [unowned connection] chunk in
@@ -157,7 +160,7 @@ enum ConnsMode {
                 lost(connection)
             }
             socket.on(.close) { [unowned connection] _ in lost(connection) }
-            connectSocket(socket, to: s.target) { [unowned connection] in
+            start { [unowned connection] in
                 guard connection.phase == .connecting else { return }
                 connection.phase = .open
                 connected += 1

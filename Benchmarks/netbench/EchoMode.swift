@@ -5,6 +5,8 @@ import NetCore
 enum EchoMode {
     struct Settings: Sendable {
         var target: Target
+        /// `--tls`: connections are TLS, from this client context.
+        var tls: TLSClient?
         var connections: Int
         var size: Int
         var inflight: Int
@@ -55,6 +57,7 @@ enum EchoMode {
         let connections = try options.int("connections", default: 1, in: 1...1_000_000)
         return Settings(
             target: try options.target(),
+            tls: try options.tlsClient(),
             connections: connections,
             size: try options.int("size", default: 64, in: 1...(64 << 20)),
             inflight: try options.int("inflight", default: 1, in: 1...1024),
@@ -247,7 +250,7 @@ final class EchoWorker {
     }
 
     private func open() {
-        let socket = Socket(loop: loop)
+        let (socket, start) = makeSocket(loop: loop, to: settings.target, tls: settings.tls)
         let connection = EchoConnection(socket: socket, inflight: settings.inflight)
         connections.append(connection)
         // unowned(unsafe): no reference counting per event. Safe: the worker and its connections (kept in
@@ -257,7 +260,7 @@ final class EchoWorker {
         }
         socket.on(.error) { [unowned(unsafe) self, unowned(unsafe) connection] error in failed(connection, error) }
         socket.on(.close) { [unowned(unsafe) self, unowned(unsafe) connection] _ in closed(connection) }
-        connectSocket(socket, to: settings.target) { [unowned(unsafe) self, unowned(unsafe) connection] in
+        start { [unowned(unsafe) self, unowned(unsafe) connection] in
             guard connection.state.pointee.phase == .connecting else { return }
             connection.state.pointee.phase = .open
             hot.pointee.connected += 1

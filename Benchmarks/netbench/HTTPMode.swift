@@ -6,6 +6,8 @@ import NetCore
 enum HTTPMode {
     struct Settings: Sendable {
         var target: Target
+        /// `--tls`: connections are TLS, from this client context.
+        var tls: TLSClient?
         var connections: Int
         var path: String
         /// The request method (`GET`; `--method POST --body '{"name":"kim"}'` for rest-server's `POST /user`).
@@ -95,6 +97,7 @@ enum HTTPMode {
         }
         return Settings(
             target: try options.target(defaultPort: nil),
+            tls: try options.tlsClient(),
             connections: connections,
             path: path,
             method: method,
@@ -273,7 +276,7 @@ final class HTTPWorker<Parser: ResponseParsing> {
     }
 
     private func open(slot: Int) -> Connection {
-        let socket = Socket(loop: loop)
+        let (socket, start) = makeSocket(loop: loop, to: settings.target, tls: settings.tls)
         let connection = Connection(socket: socket, slot: slot)
         // The listeners hold the connection strongly: a reconnect drops it from `connections` while its socket
         // still has a close event to deliver. NetCore releases a socket's listeners after `close`, which ends
@@ -281,7 +284,7 @@ final class HTTPWorker<Parser: ResponseParsing> {
         socket.on(.data) { [unowned self, connection] chunk in received(chunk, on: connection) }
         socket.on(.error) { [unowned self, connection] error in failed(connection, error) }
         socket.on(.close) { [unowned self, connection] _ in closed(connection) }
-        connectSocket(socket, to: settings.target) { [unowned self, connection] in
+        start { [unowned self, connection] in
             guard connection.phase == .connecting else { return }
             connection.phase = .open
             if case .tcp = settings.target { connection.socket.setNoDelay(true) }

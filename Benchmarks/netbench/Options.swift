@@ -40,6 +40,9 @@ struct Options: Sendable {
                      --http PATH (none: echo)
                      --linger SEC (0: pause after "HELD" and after "ECHOED" so a script can read the server's memory)
                      --server-pid PID (also read the server's VmRSS itself)
+          handshakes  full TLS handshakes per second: C in flight, each destroyed once its handshake completes
+                   and replaced (needs --tls)   --host IP --port P | --unix PATH   --connections C (16)
+                     --duration SEC (5)  --warmup SEC (1)  --threads T (1)
           probe    wait until the target accepts a connection (and answers, with --probe echo|http)
                      --host IP --port P | --unix PATH   --timeout SEC (10)  --probe connect|echo|http (connect)
           startup  spawn a server and time exec → first served connection, then stop it
@@ -48,6 +51,8 @@ struct Options: Sendable {
           selftest check the reply verifier and both response parsers on canned streams split at every byte
 
         common: --label TEXT (copied into the RESULT line), --setup-timeout SEC (30), --drain SEC (2)
+        TLS (echo, http, conns, handshakes): --tls insecure|CAFILE (no verification, or against CAFILE)
+                 --servername NAME (SNI; none by default)  --tls-version 1.2|1.3 (both)  --ciphers LIST
         The last line is machine-readable: RESULT mode=... key=value ...
         """
 
@@ -59,6 +64,7 @@ struct Options: Sendable {
         "host", "port", "unix", "connections", "size", "inflight", "duration", "warmup", "drain", "threads", "prefix",
         "path", "expect-body", "requests", "parser", "hold", "linger", "server-pid", "timeout", "probe", "label",
         "setup-timeout", "connect-parallel", "repeat", "method", "body", "content-type", "expect-status", "http",
+        "tls", "servername", "tls-version", "ciphers",
     ]
 
     init(_ arguments: [String]) throws(UsageError) {

@@ -16,6 +16,7 @@ func runMain(_ arguments: [String]) -> Int32 {
         case "echo": return EchoMode.run(try EchoMode.parse(options))
         case "http": return HTTPMode.run(try HTTPMode.parse(options))
         case "conns": return ConnsMode.run(try ConnsMode.parse(options))
+        case "handshakes": return HandshakeMode.run(try HandshakeMode.parse(options))
         case "selftest": return SelfTest.run()
         case "probe": return StartupMode.probe(try StartupMode.parse(options, defaultProbe: .connect))
         case "startup": return StartupMode.startup(try StartupMode.parse(options, defaultProbe: .echo))

@@ -4,9 +4,11 @@
 // ROOT, 404 instead of a crash on a missing file, and no per-request logging. This separates the cost of the
 // seed's 100 small writes from the cost of the server itself.
 //
-// Usage: node unix-http-onechunk.js [SOCKET_PATH] [ROOT]
+// Usage: node unix-http-onechunk.js [SOCKET_PATH] [ROOT] [CERT.pem KEY.pem]
+// With a certificate and key it is the same server on https.createServer (the Node peer of unix-http --tls).
 'use strict';
 var http = require('http');
+var https = require('https');
 var fs = require('fs');
 var path = require('path');
 var url = require('url');
@@ -22,7 +24,7 @@ for (var i = 0; i < 100; i++) {
 
 try { fs.unlinkSync(socketPath); } catch (e) { /* no stale socket */ }
 
-var server = http.createServer(function (req, res) {
+var handler = function (req, res) {
     var query = url.parse(req.url).query;
     var file = querystring.parse(query).file;
     var data;
@@ -40,7 +42,10 @@ var server = http.createServer(function (req, res) {
     res.write(lines);
     res.write(data);
     res.end();
-});
+};
+var server = process.argv[5]
+    ? https.createServer({ cert: fs.readFileSync(process.argv[4]), key: fs.readFileSync(process.argv[5]) }, handler)
+    : http.createServer(handler);
 
 server.on('error', function (err) {
     console.error('unix-http-onechunk.js: ' + err.message);
