@@ -95,8 +95,9 @@ build() {
     module=$(echo "$target" | sed -E 's/(^|-)([a-z])/\U\2/g')  # fuzz-http-request -> FuzzHttpRequest
     echo "== build $target" >&2
     # The linker's "Cannot export local symbol '__asan_…'" warnings are noise from the toolchain's runtime.
+    # -package-name: the sources use `package` access, as they do inside the package's own build.
     if ! "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -swift-version 6 -O -g -warnings-as-errors \
-        -module-name "$module" "${files[@]}" -o "$binary" >"$log" 2>&1; then
+        -module-name "$module" -package-name NetCore "${files[@]}" -o "$binary" >"$log" 2>&1; then
         grep -v "Cannot export local symbol" "$log" >&2 || true
         echo "FAIL: building $target (log: $log); libFuzzer needs the Linux Swift toolchain" >&2
         return 1
