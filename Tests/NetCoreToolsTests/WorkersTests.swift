@@ -72,6 +72,20 @@ import Testing
         #expect(supervisor.stderr.isEmpty, "\(supervisor.stderr)")
     }
 
+    /// SIGTERM while the workers are still starting (sent as soon as the supervisor says it started them): each worker
+    /// stops gracefully, code 0. A worker used to die of the signal when it came before its handler was set (seen in
+    /// CI: "exited (code null, signal 15)"); workers now start with SIGTERM blocked until their handlers are in place.
+    @Test func workers_stopGracefully_whenSIGTERMComesWhileTheyStart() throws {
+        for _ in 0..<3 {
+            let supervisor = try ToolProcess("hello-server", ["--workers", "2", "--port", "0", "--quiet"])
+            defer { uhKill(supervisor) }
+            #expect(supervisor.waitForOutput("started", timeout: 20), "\(supervisor.stdout)")
+            supervisor.signal(SIGTERM)
+            #expect(supervisor.waitForExit(timeout: 20) == 0, "\(supervisor.stdout) \(supervisor.stderr)")
+            #expect(!supervisor.stdout.contains("signal 15"), "a worker died of SIGTERM: \(supervisor.stdout)")
+        }
+    }
+
     @Test func workers_exit3WithoutStartingWorkers_whenThePortIsInUse() throws {
         let (holder, port) = try startHelloServer()
         defer { uhKill(holder) }

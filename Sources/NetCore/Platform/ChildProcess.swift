@@ -51,12 +51,17 @@ public enum ChildProcess {
 
     /// Starts this executable again (`/proc/self/exe`) with `arguments` as its `argv` (the first is `argv[0]`), the
     /// current environment plus `environment` (which wins on equal names), standard input, output and error
-    /// inherited, every signal at its default action and none blocked. The child's end of a fresh control channel is
-    /// its descriptor `controlDescriptor`.
+    /// inherited, every signal at its default action and none blocked but `blockedSignals`. The child's end of a
+    /// fresh control channel is its descriptor `controlDescriptor`.
+    ///
+    /// Block the signals the child will handle (SIGTERM, SIGINT) and have it unblock them once its handlers are in
+    /// place (`unblockSignals`): one that arrives while the child is still starting then waits for the handler
+    /// instead of killing the child with the default action (a worker told to stop gracefully died of SIGTERM).
     public static func spawnSelf(
         arguments: [String],
         environment: [String: String],
-        controlDescriptor: Int32 = 3
+        controlDescriptor: Int32 = 3,
+        blockedSignals: [Int32] = []
     ) throws(SystemError) -> Spawned {
         var pair: [Int32] = [-1, -1]
         try syscallChecked("socketpair") {
@@ -87,11 +92,12 @@ public enum ChildProcess {
         defer { posix_spawnattr_destroy(&attributes) }
         var all = sigset_t()
         sigfillset(&all)
-        var none = sigset_t()
-        sigemptyset(&none)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for signal in blockedSignals { sigaddset(&mask, signal) }
         // Handlers are reset by exec anyway, but ignored signals and the mask would be inherited.
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigmask(&attributes, &mask)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         var merged: [String: String] = [:]
@@ -123,6 +129,15 @@ public enum ChildProcess {
             throw SystemError(errno: rc, syscall: "posix_spawn")
         }
         return Spawned(pid: pid, control: parentEnd)
+    }
+
+    /// Unblocks `signals` for the calling thread (after `spawnSelf(blockedSignals:)`, once their handlers are set):
+    /// any of them that arrived meanwhile is delivered now.
+    public static func unblockSignals(_ signals: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// Reaps every child that has ended, without blocking (`waitpid(-1, WNOHANG)` until none is left).

@@ -76,7 +76,9 @@ final class Supervisor {
             spawned = try ChildProcess.spawnSelf(
                 arguments: CommandLine.arguments,
                 environment: environment.merging([WorkerLink.portVariable: String(port)]) { $1 },
-                controlDescriptor: WorkerLink.controlDescriptor
+                controlDescriptor: WorkerLink.controlDescriptor,
+                // Until the worker's own handlers are set: a SIGTERM while it starts is then a graceful stop.
+                blockedSignals: [SIGTERM, SIGINT]
             )
         } catch {
             Console.error("\(name): cannot start a worker: \(error)")

@@ -224,6 +224,8 @@ public enum WebServer {
         }
         let interrupt = loop.onSignal(SIGINT, stop)
         let terminate = loop.onSignal(SIGTERM, stop)
+        // A worker starts with these blocked (Supervisor): one sent while it was starting is handled now.
+        ChildProcess.unblockSignals([SIGINT, SIGTERM])
         loop.run()
         interrupt.cancel()
         terminate.cancel()
