@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "NetCore", targets: ["NetCore"]),
         .library(name: "NetCoreHTTP", targets: ["NetCoreHTTP"]),
         .library(name: "NetCoreTLS", targets: ["NetCoreTLS"]),
+        .library(name: "NetCoreWebSocket", targets: ["NetCoreWebSocket"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "unix-http", targets: ["UnixHTTP"]),
@@ -27,6 +28,8 @@ let package = Package(
         .target(name: "NetCoreTLS", dependencies: ["NetCore", "COpenSSL"]),
         // HTTP/1.1 on NetCore: pure parsers and encoders, a server and a client.
         .target(name: "NetCoreHTTP", dependencies: ["NetCore"]),
+        // WebSocket (RFC 6455) on NetCore's HTTP server and client: a pure frame codec, the handshake, Node `ws`'s API.
+        .target(name: "NetCoreWebSocket", dependencies: ["NetCore", "NetCoreHTTP"]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
         .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP"], exclude: ["WebAssets/files"]),
         .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
@@ -41,6 +44,7 @@ let package = Package(
         .executableTarget(name: "NetBench", dependencies: ["NetCore", "NetCoreHTTP"], path: "Benchmarks/netbench"),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "NetCoreHTTPTests", dependencies: ["NetCoreHTTP"]),
+        .testTarget(name: "NetCoreWebSocketTests", dependencies: ["NetCoreWebSocket"]),
         .testTarget(name: "NetCoreTLSTests", dependencies: ["NetCoreTLS", "COpenSSL"]),
         // Depends on the executables so `swift test` builds them: the end-to-end tests run the real binaries.
         .testTarget(name: "NetCoreToolsTests", dependencies: [
