@@ -29,7 +29,10 @@ let package = Package(
         // HTTP/1.1 on NetCore: pure parsers and encoders, a server and a client.
         .target(name: "NetCoreHTTP", dependencies: ["NetCore"]),
         // WebSocket (RFC 6455) on NetCore's HTTP server and client: a pure frame codec, the handshake, Node `ws`'s API.
-        .target(name: "NetCoreWebSocket", dependencies: ["NetCore", "NetCoreHTTP"]),
+        .target(name: "NetCoreWebSocket", dependencies: ["NetCore", "NetCoreHTTP", "CZlib"]),
+        // The system zlib (zlib1g-dev, pkg-config `zlib`) for permessage-deflate (RFC 7692), with a shim for the
+        // init macros.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
         .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP"], exclude: ["WebAssets/files"]),
         .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
