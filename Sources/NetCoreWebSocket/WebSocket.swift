@@ -144,14 +144,16 @@ public final class WebSocket {
         extensions = deflate?.responseValue ?? ""
     }
 
-    /// Takes `socket` over: its data, end, drain and close drive this connection.
+    /// Takes `socket` over: its data, end, drain and close drive this connection. The socket's listeners hold the
+    /// connection (as the socket holds a `ws` in Node), so it lives while the socket is open without the program
+    /// keeping it; the socket drops its listeners once closed, which ends the cycle.
     func attach(_ socket: Socket) {
         self.socket = socket
-        socket.on(.data) { [weak self] chunk in self?.received(chunk.bytes) }
-        socket.on(.end) { [weak self] in self?.peerEnded() }
-        socket.on(.drain) { [weak self] in self?.drained() }
-        socket.on(.error) { [weak self] error in self?.socketFailed(error) }
-        socket.on(.close) { [weak self] _ in self?.socketClosed() }
+        socket.on(.data) { [self] chunk in received(chunk.bytes) }
+        socket.on(.end) { [self] in peerEnded() }
+        socket.on(.drain) { [self] in drained() }
+        socket.on(.error) { [self] error in socketFailed(error) }
+        socket.on(.close) { [self] _ in socketClosed() }
     }
 
     // MARK: - Sending

@@ -50,8 +50,9 @@ public final class WebSocketServer {
     public init(server: HTTPServer, options: Options = Options()) {
         self.loop = server.server.loop
         self.options = options
-        server.on(.upgrade) { [weak self] request, socket, head in
-            guard let self, !isClosed else {
+        // Held by the HTTP server's listener: an attached server lives as long as its HTTP server, as in `ws`.
+        server.on(.upgrade) { [self] request, socket, head in
+            guard !isClosed else {
                 Self.refuse(socket, WebSocketHandshake.Refusal(status: 503, message: "WebSocket server closed"))
                 return
             }
@@ -59,8 +60,8 @@ public final class WebSocketServer {
                 Self.refuse(socket, WebSocketHandshake.Refusal(status: 400, message: "Invalid path"))
                 return
             }
-            handleUpgrade(request, socket: socket, head: head) { [weak self] webSocket, request in
-                self?.connectionListeners.emit((webSocket, request))
+            handleUpgrade(request, socket: socket, head: head) { [self] webSocket, request in
+                connectionListeners.emit((webSocket, request))
             }
         }
     }
