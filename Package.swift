@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "rest-server", targets: ["RestServer"]),
         .executable(name: "cookie-server", targets: ["CookieServer"]),
         .executable(name: "session-server", targets: ["SessionServer"]),
+        .executable(name: "chat-server", targets: ["ChatServer"]),
         .executable(name: "netbench", targets: ["NetBench"]),
     ],
     dependencies: [],
@@ -34,7 +35,7 @@ let package = Package(
         // init macros.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // The command-line programs' logic, kept out of the thin main.swift files so tests can reach it.
-        .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP"], exclude: ["WebAssets/files"]),
+        .target(name: "NetCoreTools", dependencies: ["NetCore", "NetCoreHTTP", "NetCoreWebSocket"], exclude: ["WebAssets/files"]),
         .executableTarget(name: "EchoServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "EchoClient", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "UnixHTTP", dependencies: ["NetCoreTools"]),
@@ -43,6 +44,8 @@ let package = Package(
         .executableTarget(name: "RestServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "CookieServer", dependencies: ["NetCoreTools"]),
         .executableTarget(name: "SessionServer", dependencies: ["NetCoreTools"]),
+        // The course's chat (seed 004); for now its raw WebSocket endpoints (issue 12).
+        .executableTarget(name: "ChatServer", dependencies: ["NetCoreTools"]),
         // The load generator of Benchmarks/run.sh.
         .executableTarget(name: "NetBench", dependencies: ["NetCore", "NetCoreHTTP"], path: "Benchmarks/netbench"),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
@@ -52,7 +55,7 @@ let package = Package(
         // Depends on the executables so `swift test` builds them: the end-to-end tests run the real binaries.
         .testTarget(name: "NetCoreToolsTests", dependencies: [
                 "NetCoreTools", "EchoServer", "EchoClient", "UnixHTTP", "HelloServer", "RestServer", "CookieServer",
-                "SessionServer",
+                "SessionServer", "ChatServer",
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -140,9 +140,9 @@ public final class WebSocketServer {
         }
     }
 
-    /// Answers a refused upgrade and closes: the peer may still be sending, so the socket lingers (at most 2 s) for
-    /// its FIN rather than reset it and lose the response.
-    static func refuse(_ socket: Socket, _ refusal: WebSocketHandshake.Refusal) {
+    /// Answers a refused upgrade with `refusal`'s status and closes (`ws`'s `abortHandshake`): the peer may still
+    /// be sending, so the socket lingers (at most 2 s) for its FIN rather than reset it and lose the response.
+    public static func refuse(_ socket: Socket, _ refusal: WebSocketHandshake.Refusal) {
         guard !socket.destroyed else { return }
         socket.on(.data) { _ in }
         socket.on(.end) { socket.destroy() }
