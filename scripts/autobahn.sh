@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs Autobahn|Testsuite's fuzzingclient against chat-server's /echo endpoint and prints the counts per behaviour.
+# Runs Autobahn|Testsuite's fuzzingclient against chat-server's /echo endpoint and prints the counts per behaviour;
+# with --client, its fuzzingserver against our client (AutobahnClientTests, through `swift test`).
 #
-#   scripts/autobahn.sh [--cases "1.*,2.*"] [--bin DIR]
+#   scripts/autobahn.sh [--cases "1.*,2.*"] [--bin DIR] [--client]
 #
 # Cases default to 1–10 (about 2 minutes; 12 and 13 are permessage-deflate, ~10 more minutes: --cases "*").
 # Autobahn is Python 2 only: it runs on pyenv's Python 2.7.18 in a virtualenv made by a Python 3 venv's
@@ -12,8 +13,10 @@ cd "$(dirname "$0")/.."
 
 cases="1.*,2.*,3.*,4.*,5.*,6.*,7.*,8.*,9.*,10.*"
 bin=".build/debug"
+mode="server"
 while [ $# -gt 0 ]; do
     case "$1" in
+        --client) mode="client"; shift ;;
         --cases) cases="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
         -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
@@ -40,6 +43,56 @@ if [ ! -x "$work/py27/bin/wstest" ]; then
     "$work/py27/bin/pip" install -q --disable-pip-version-check "autobahntestsuite==25.10.1"
 fi
 
+summarise() {
+python3 - "$1" <<'PY'
+import json, sys, collections
+index = json.load(open(sys.argv[1]))
+results = index["NetCore"]
+counts = collections.Counter(r["behavior"] for r in results.values())
+close = collections.Counter(r["behaviorClose"] for r in results.values())
+print("autobahn: %d cases: %s" % (len(results), ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
+print("autobahn: close behaviour: %s" % ", ".join("%s %d" % kv for kv in sorted(close.items())))
+def key(case):
+    return [int(part) for part in case.split(".")]
+bad = sorted((c for c, r in results.items() if r["behavior"] not in ("OK", "NON-STRICT", "INFORMATIONAL")), key=key)
+for case in bad:
+    print("autobahn: FAILED %s: %s (close %s)" % (case, results[case]["behavior"], results[case]["behaviorClose"]))
+sys.exit(1 if bad else 0)
+PY
+}
+
+case_list="$(python3 -c 'import json,sys; print(json.dumps([c.strip() for c in sys.argv[1].split(",") if c.strip()]))' "$cases")"
+
+if [ "$mode" = client ]; then
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    reports="$work/reports-client"
+    rm -rf "$reports"
+    cat >"$work/fuzzingserver.json" <<JSON
+{
+  "url": "ws://127.0.0.1:$port",
+  "outdir": "$reports",
+  "cases": $case_list,
+  "exclude-cases": [],
+  "exclude-agent-cases": {}
+}
+JSON
+    (cd "$work" && exec py27/bin/wstest -m fuzzingserver -s fuzzingserver.json >wstest-server.log 2>&1) &
+    fuzzer=$!
+    trap 'kill "$fuzzer" 2>/dev/null || true; wait "$fuzzer" 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do
+        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" 2>/dev/null && break
+        sleep 0.2
+    done
+    echo "== autobahn: fuzzingserver on ws://127.0.0.1:$port, cases $cases, driving our client"
+    AUTOBAHN_FUZZINGSERVER="ws://127.0.0.1:$port" swift test --filter AutobahnClientTests >"$work/client-test.log" 2>&1 || {
+        echo "autobahn: the client run failed:" >&2
+        tail -20 "$work/client-test.log" >&2
+        exit 1
+    }
+    summarise "$reports/index.json"
+    exit $?
+fi
+
 if [ ! -x "$bin/chat-server" ]; then
     echo "== autobahn: building chat-server"
     swift build --product chat-server
@@ -63,7 +116,6 @@ fi
 
 reports="$work/reports"
 rm -rf "$reports"
-case_list="$(python3 -c 'import json,sys; print(json.dumps([c.strip() for c in sys.argv[1].split(",") if c.strip()]))' "$cases")"
 cat >"$work/fuzzingclient.json" <<JSON
 {
   "outdir": "$reports",
@@ -80,18 +132,4 @@ echo "== autobahn: fuzzingclient, cases $cases, against ws://127.0.0.1:$port/ech
     exit 1
 }
 
-python3 - "$reports/index.json" <<'PY'
-import json, sys, collections
-index = json.load(open(sys.argv[1]))
-results = index["NetCore"]
-counts = collections.Counter(r["behavior"] for r in results.values())
-close = collections.Counter(r["behaviorClose"] for r in results.values())
-print("autobahn: %d cases: %s" % (len(results), ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
-print("autobahn: close behaviour: %s" % ", ".join("%s %d" % kv for kv in sorted(close.items())))
-def key(case):
-    return [int(part) for part in case.split(".")]
-bad = sorted((c for c, r in results.items() if r["behavior"] not in ("OK", "NON-STRICT", "INFORMATIONAL")), key=key)
-for case in bad:
-    print("autobahn: FAILED %s: %s (close %s)" % (case, results[case]["behavior"], results[case]["behaviorClose"]))
-sys.exit(1 if bad else 0)
-PY
+summarise "$reports/index.json"

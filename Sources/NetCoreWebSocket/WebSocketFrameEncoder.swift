@@ -63,24 +63,25 @@ public enum WebSocketFrameEncoder {
     static func mask(_ raw: UnsafeMutableRawBufferPointer, key: UInt32, offset: Int) {
         let count = raw.count
         guard count > 0 else { return }
-        // The key in memory order, rotated so that byte 0 of `raw` meets key byte `offset`.
-        let keyBytes: (UInt8, UInt8, UInt8, UInt8) = (
-            UInt8(key >> 24), UInt8((key >> 16) & 0xFF), UInt8((key >> 8) & 0xFF), UInt8(key & 0xFF)
+        // The key's bytes in wire order, rotated so that byte 0 of `raw` meets key byte `offset`; no allocation.
+        let phase = UInt32(offset & 3)
+        let rotatedKey = phase == 0 ? key : key << (8 * phase) | key >> (32 - 8 * phase)
+        let keyBytes = (
+            UInt8(rotatedKey >> 24), UInt8((rotatedKey >> 16) & 0xFF), UInt8((rotatedKey >> 8) & 0xFF),
+            UInt8(rotatedKey & 0xFF)
         )
-        var rotated = [keyBytes.0, keyBytes.1, keyBytes.2, keyBytes.3]
-        rotated = Array(rotated[(offset & 3)...] + rotated[..<(offset & 3)])
-        var word32: UInt32 = 0
-        withUnsafeMutableBytes(of: &word32) { $0.copyBytes(from: rotated) }
+        // The same four bytes as a word in memory order, doubled: the key repeats every four bytes.
+        let word32 = withUnsafeBytes(of: keyBytes) { $0.loadUnaligned(as: UInt32.self) }
         let word = UInt64(word32) | UInt64(word32) << 32
         var index = 0
-        // Eight bytes at a time: the key repeats every four, so a doubled key masks a word.
         while index + 8 <= count {
             let value = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ word
             raw.storeBytes(of: value, toByteOffset: index, as: UInt64.self)
             index += 8
         }
         while index < count {
-            raw[index] ^= rotated[index & 3]
+            let shift = UInt32(24 - 8 * (index & 3))
+            raw[index] ^= UInt8((rotatedKey >> shift) & 0xFF)
             index += 1
         }
     }
