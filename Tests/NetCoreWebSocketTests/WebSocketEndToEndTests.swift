@@ -172,4 +172,38 @@ import NetCoreHTTP
         }
         #expect(closeCode == 1006)
     }
+
+    @Test func verifyClient_rejectsLaterWithItsStatus_andAcceptsOthers() {
+        var statuses: [String] = []
+        var connected: [String] = []
+        runWSLoop { loop in
+            let http = HTTP.createServer(loop: loop)
+            let wss = WebSocketServer(server: http)
+            // An asynchronous check, decided on a later tick: only requests with ?token=ok get in.
+            wss.verifyClient = { request, decide in
+                loop.setTimeout(10) {
+                    decide(request.url.hasSuffix("token=ok") ? .accept : .reject(status: 401, message: "Unauthorized"))
+                }
+            }
+            wss.on(.connection) { ws, request in
+                connected.append(request.url)
+                ws.close(code: 1000)
+            }
+            http.listen(port: 0, host: "127.0.0.1") {
+                let base = "ws://127.0.0.1:\(http.address()!.port)"
+                var remaining = 2
+                for target in ["/?token=ok", "/?token=bad"] {
+                    let client = WebSocket(url: base + target, loop: loop)
+                    client.on(.open) { statuses.append("open " + target) }
+                    client.on(.error) { statuses.append($0.message) }
+                    client.on(.close) { _, _ in
+                        remaining -= 1
+                        if remaining == 0 { http.close() }
+                    }
+                }
+            }
+        }
+        #expect(Set(statuses) == ["open /?token=ok", "Unexpected server response: 401"])
+        #expect(connected == ["/?token=ok"])
+    }
 }
