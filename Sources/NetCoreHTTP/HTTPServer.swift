@@ -24,7 +24,7 @@ public enum HTTP {
 /// requests get their 4xx with `Connection: close` after every earlier response has gone out (or go to
 /// `clientError` listeners).
 ///
-/// Events: `request`, `connection`, `checkContinue`, `clientError`, `listening`, `close`, `error`.
+/// Events: `request`, `upgrade`, `connection`, `checkContinue`, `clientError`, `listening`, `close`, `error`.
 public final class HTTPServer {
     // `@exclusivity(unchecked)` on the state below, as in NetCore's Socket: the object is confined to its loop's
     // thread and no access is held open across a call into user code, so the runtime's dynamic exclusivity checks

@@ -58,6 +58,7 @@ public struct WebSocketFrameParser {
     /// Node `ws`'s `maxPayload` default: 100 MiB.
     public static let defaultMaxMessageBytes = 100 * 1024 * 1024
 
+    /// The side this parser reads for.
     public let role: Role
     /// The largest message accepted (after inflation); 0 for no limit.
     public var maxMessageBytes: Int

@@ -31,6 +31,7 @@ public enum WebSocketHandshake {
             self.headers = headers
         }
 
+        /// Same status, message and fields.
         public static func == (a: Refusal, b: Refusal) -> Bool {
             a.status == b.status && a.message == b.message && a.headers.map { "\($0.0): \($0.1)" } == b.headers.map { "\($0.0): \($0.1)" }
         }
@@ -129,6 +130,7 @@ public struct WebSocketExtensionOffer: Equatable, Sendable {
         self.parameters = parameters
     }
 
+    /// Same name and parameters, in order.
     public static func == (a: Self, b: Self) -> Bool {
         a.name == b.name && a.parameters.map { "\($0.0)=\($0.1 ?? "")" } == b.parameters.map { "\($0.0)=\($0.1 ?? "")" }
     }
