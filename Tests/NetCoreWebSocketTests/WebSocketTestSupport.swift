@@ -67,8 +67,9 @@ func runProcess(
 ) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    // The environment goes through env(1)'s NAME=VALUE arguments, not `process.environment`: with it set, one full
+    // parallel run crashed in a memcpy inside Foundation's Process.run() (the project's other runners never set it).
+    process.arguments = environment.map { "\($0.key)=\($0.value)" } + [executable] + arguments
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -100,8 +101,9 @@ func startPeer(_ executable: String, _ arguments: [String], environment: [String
                ready: @escaping (String) -> Void) -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    // The environment goes through env(1)'s NAME=VALUE arguments, not `process.environment`: with it set, one full
+    // parallel run crashed in a memcpy inside Foundation's Process.run() (the project's other runners never set it).
+    process.arguments = environment.map { "\($0.key)=\($0.value)" } + [executable] + arguments
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice
@@ -146,8 +148,7 @@ let nodeEnvironment = ["NODE_PATH": "/usr/share/nodejs"]
 func peerAvailable(_ check: [String]) -> Bool {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = check
-    process.environment = ProcessInfo.processInfo.environment.merging(nodeEnvironment) { $1 }
+    process.arguments = nodeEnvironment.map { "\($0.key)=\($0.value)" } + check
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     do { try process.run() } catch { return false }
