@@ -2,7 +2,7 @@
 # Runs Autobahn|Testsuite's fuzzingclient against chat-server's /echo endpoint and prints the counts per behaviour;
 # with --client, its fuzzingserver against our client (AutobahnClientTests, through `swift test`).
 #
-#   scripts/autobahn.sh [--cases "1.*,2.*"] [--bin DIR] [--client]
+#   scripts/autobahn.sh [--cases "1.*,2.*"] [--bin DIR] [--client [--release]]
 #
 # Cases default to 1–10 (about 2 minutes; 12 and 13 are permessage-deflate, ~10 more minutes: --cases "*").
 # Autobahn is Python 2 only: it runs on pyenv's Python 2.7.18 in a virtualenv made by a Python 3 venv's
@@ -14,9 +14,11 @@ cd "$(dirname "$0")/.."
 cases="1.*,2.*,3.*,4.*,5.*,6.*,7.*,8.*,9.*,10.*"
 bin=".build/debug"
 mode="server"
+test_configuration="debug"
 while [ $# -gt 0 ]; do
     case "$1" in
         --client) mode="client"; shift ;;
+        --release) test_configuration="release"; shift ;;
         --cases) cases="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
         -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
@@ -84,7 +86,7 @@ JSON
         sleep 0.2
     done
     echo "== autobahn: fuzzingserver on ws://127.0.0.1:$port, cases $cases, driving our client"
-    AUTOBAHN_FUZZINGSERVER="ws://127.0.0.1:$port" swift test --filter AutobahnClientTests >"$work/client-test.log" 2>&1 || {
+    AUTOBAHN_FUZZINGSERVER="ws://127.0.0.1:$port" swift test -c "$test_configuration" --filter AutobahnClientTests >"$work/client-test.log" 2>&1 || {
         echo "autobahn: the client run failed:" >&2
         tail -20 "$work/client-test.log" >&2
         exit 1
