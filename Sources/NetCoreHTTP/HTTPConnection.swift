@@ -49,6 +49,8 @@ final class HTTPConnection: IncomingMessageSource, TickHandler {
     /// socket is freed at once rather than 2 s later (a burst of refused clients would otherwise pile up).
     @exclusivity(unchecked) private var lingerTimer: Timeout?
     @exclusivity(unchecked) private var armedDeadline = UInt64.max
+    /// The socket was handed to an `upgrade` listener: this connection no longer reads, answers or times anything.
+    @exclusivity(unchecked) private(set) var isUpgraded = false
 
     /// Pipelined requests parsed ahead of the one being answered; beyond this the socket stops reading.
     static let maxPipelined = 32
@@ -81,6 +83,7 @@ final class HTTPConnection: IncomingMessageSource, TickHandler {
         let reader = self.reader ?? RequestReader(limits: server.configuration.limits)
         self.reader = reader
         let wasIdle = reader.parser.isIdle
+        reader.parser.stopsAtUpgrade = server.hasUpgradeListeners
         let events = reader.parser.feed(chunk.bytes)
         if wasIdle && (reader.parser.isReadingHead || !events.isEmpty) {
             idleSince = nil
@@ -115,6 +118,9 @@ final class HTTPConnection: IncomingMessageSource, TickHandler {
                 rejectIncompleteRequest(error)
                 // Nothing else may answer it: with no request in progress, the error goes out now.
                 dispatchNext()
+            case .upgrade(let head, let rest):
+                handOver(head, rest: rest)
+                return
             }
         }
         if reader.parser.isReadingHead && headStartedAt == nil { headStartedAt = socket.loop.now }
@@ -123,10 +129,44 @@ final class HTTPConnection: IncomingMessageSource, TickHandler {
         updateDeadline()
     }
 
+    /// An upgrade request arrived and the server has `upgrade` listeners (Node's `onParserExecuteCommon`): the
+    /// connection lets go of the socket (no more parsing, no timers, no keep-alive) and the listener gets the
+    /// request, the socket and the bytes already read past the head. Requests pipelined before it and not yet
+    /// answered are dropped: the socket belongs to the new protocol now.
+    private func handOver(_ head: HTTPRequestHead, rest: [UInt8]) {
+        isUpgraded = true
+        isDiscardingInput = true
+        reader = nil
+        quietQueue?.remove(self)
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        lingerTimer?.cancel()
+        lingerTimer = nil
+        headStartedAt = nil
+        bodyStartedAt = nil
+        idleSince = nil
+        receiving?.connectionClosed()
+        receiving = nil
+        currentRequest?.connectionClosed()
+        currentRequest = nil
+        for message in queued { message.connectionClosed() }
+        queued.removeAll()
+        current?.connectionClosed()
+        current = nil
+        let request = IncomingMessage(request: head, socket: socket, maxHeadersCount: server.configuration.maxHeadersCount)
+        request.upgrade = true
+        if isReadingPaused {
+            isReadingPaused = false
+            socket.resume()
+        }
+        server.connectionUpgraded(self, request: request, head: Buffer(rest))
+    }
+
     /// The client half-closed: answer what it has sent, then end our side too. Nothing more will arrive, so a
     /// request cut off by the EOF can never complete: like Node, answer 400 if it was not being answered yet (it used
     /// to hold the connection open forever; found by the fault suite's soak), or report it `aborted` to its handler.
     private func peerEnded() {
+        guard !isUpgraded else { return }
         isClosing = true
         if !isDiscardingInput && parseError == nil {
             if let receiving, receiving === currentRequest {

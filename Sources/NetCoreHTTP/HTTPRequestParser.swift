@@ -31,6 +31,10 @@ public struct HTTPRequestParser {
         case body([UInt8])
         case end
         case error(HTTPParseError)
+        /// An upgrade request (`Connection: upgrade` and `Upgrade:`) while `stopsAtUpgrade` is set: its head, and
+        /// every byte fed after it (the start of the new protocol; the request's body, if any, is not parsed, as
+        /// Node's parser skips it). Always the last event: the parser then ignores further input.
+        case upgrade(HTTPRequestHead, rest: [UInt8])
     }
 
     private enum State {
@@ -39,6 +43,10 @@ public struct HTTPRequestParser {
         case fixedBody(remaining: Int)
         case chunkedBody
         case failed
+        /// An upgrade head is complete; its `.upgrade` event goes out with the bytes after it.
+        case upgrading(HTTPRequestHead)
+        /// The connection belongs to another protocol now: input is ignored.
+        case upgraded
     }
 
     /// The limits this parser enforces.
@@ -53,6 +61,11 @@ public struct HTTPRequestParser {
     private var version = HTTPVersion.http1_1
     private var headers = HTTPHeaders()
     private var chunked = ChunkedDecoder()
+
+    /// Whether an upgrade request ends HTTP parsing with an `.upgrade` event (set it when someone will take the
+    /// connection over, as Node does when the server has `upgrade` listeners). When false, an upgrade request is an
+    /// ordinary request.
+    public var stopsAtUpgrade = false
 
     /// A parser at the start of a connection.
     public init(limits: Limits = Limits()) {
@@ -85,10 +98,12 @@ public struct HTTPRequestParser {
         var events: [Event] = []
         var index = 0
         do throws(HTTPParseError) {
-            while index < bytes.count {
+            parsing: while index < bytes.count {
                 switch state {
-                case .failed:
+                case .failed, .upgraded:
                     return events
+                case .upgrading:
+                    break parsing
                 case .requestLine, .headers:
                     if isIdle, let head = Self.wholeHead(bytes, from: index, limits: limits) {
                         index = head.end
@@ -123,6 +138,10 @@ public struct HTTPRequestParser {
         } catch {
             state = .failed
             events.append(.error(error))
+        }
+        if case .upgrading(let head) = state {
+            state = .upgraded
+            events.append(.upgrade(head, rest: Array(UnsafeRawBufferPointer(rebasing: bytes[index...]))))
         }
         return events
     }
@@ -351,6 +370,13 @@ public struct HTTPRequestParser {
         if hostCount == 0 && version.minor >= 1 { throw HTTPParseError(status: 400, reason: "missing Host header") }
         if hostCount == 1, !HTTPSyntax.isValidHost(host) {
             throw HTTPParseError(status: 400, reason: "invalid Host header")
+        }
+        // Node's parser: an upgrade is `Connection: upgrade` plus an `Upgrade` field (CONNECT is not handled here).
+        if stopsAtUpgrade && method != "CONNECT" && !headers.values(for: "Upgrade").isEmpty
+            && headers.contains(token: "upgrade", in: "Connection")
+        {
+            state = .upgrading(HTTPRequestHead(method: method, target: target, version: version, headers: headers))
+            return
         }
         events.reserveCapacity(events.count + 2)  // the head and, for most requests, their end: one allocation
         events.append(

@@ -24,7 +24,7 @@ public enum HTTP {
 /// requests get their 4xx with `Connection: close` after every earlier response has gone out (or go to
 /// `clientError` listeners).
 ///
-/// Events: `request`, `connection`, `checkContinue`, `clientError`, `listening`, `close`, `error`.
+/// Events: `request`, `upgrade`, `connection`, `checkContinue`, `clientError`, `listening`, `close`, `error`.
 public final class HTTPServer {
     // `@exclusivity(unchecked)` on the state below, as in NetCore's Socket: the object is confined to its loop's
     // thread and no access is held open across a call into user code, so the runtime's dynamic exclusivity checks
@@ -76,6 +76,9 @@ public final class HTTPServer {
     @exclusivity(unchecked) private var checkContinueListeners = Listeners<(IncomingMessage, ServerResponse)>()
     @exclusivity(unchecked) private var clientErrorListeners = Listeners<(HTTPParseError, Socket)>()
     @exclusivity(unchecked) private var connectionListeners = Listeners<Socket>()
+    @exclusivity(unchecked) private var upgradeListeners = Listeners<(IncomingMessage, Socket, Buffer)>()
+    /// Whether an upgrade request ends HTTP on its connection (checked once per chunk read, by the parser).
+    @exclusivity(unchecked) private(set) var hasUpgradeListeners = false
     /// Set while listening: Node keeps a listening server alive without the program holding it
     /// (`http.createServer(…).listen(8080)`), and so does this, until the server has closed and its last connection
     /// ended. (A server whose listen failed stays, too: programs exit then.)
@@ -228,6 +231,12 @@ public final class HTTPServer {
         requestListeners.emit((request, response))
     }
 
+    /// The connection handed its socket over: it is no longer the server's to time out or close.
+    func connectionUpgraded(_ connection: HTTPConnection, request: IncomingMessage, head: Buffer) {
+        connections[ObjectIdentifier(connection)] = nil
+        upgradeListeners.emit((request, connection.socket, head))
+    }
+
     func emitCheckContinue(_ request: IncomingMessage, _ response: ServerResponse) {
         checkContinueListeners.emit((request, response))
     }
@@ -243,6 +252,21 @@ extension HTTPServer.Event where Payload == (IncomingMessage, ServerResponse) {
     /// A request with `Expect: 100-continue` arrived: call `res.writeContinue()` to have the body sent, or answer
     /// at once (e.g. `417` or `413`). Without such a listener the server sends `100 Continue` itself.
     public static var checkContinue: Self { Self { $0.checkContinueListeners.add($1, once: $2) } }
+}
+
+extension HTTPServer.Event where Payload == (IncomingMessage, Socket, Buffer) {
+    /// A request asked to switch protocols (`Connection: upgrade` with `Upgrade:`, Node's `upgrade` event): the
+    /// payload is the request, the raw socket and the bytes already read past the request's head (the start of the
+    /// new protocol). The HTTP connection has let go of the socket: the listener owns it, writes the `101` (or an
+    /// error) itself and must end or destroy it. Attach the socket's `data` listener before returning, as in Node
+    /// where the socket is read as soon as someone listens. Without `upgrade` listeners an upgrade request is an
+    /// ordinary `request` (Node's behaviour).
+    public static var upgrade: Self {
+        Self { http, listener, once in
+            http.upgradeListeners.add(listener, once: once)
+            http.hasUpgradeListeners = true
+        }
+    }
 }
 
 extension HTTPServer.Event where Payload == Socket {

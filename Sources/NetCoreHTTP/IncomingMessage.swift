@@ -49,6 +49,8 @@ public final class IncomingMessage {
     @exclusivity(unchecked) public private(set) var readableEnded = false
     /// Body bytes received so far.
     @exclusivity(unchecked) public private(set) var bodyByteCount = 0
+    /// True for a request handed to the server's `upgrade` listeners (Node's `message.upgrade`).
+    @exclusivity(unchecked) public internal(set) var upgrade = false
 
     /// Node's `readableHighWaterMark`: unread body bytes held before the socket stops being read.
     public static let readableHighWaterMark = 16 * 1024

@@ -17,6 +17,7 @@ import Testing
         case body([UInt8])
         case end
         case error(Int)
+        case upgrade(HTTPRequestHead, [UInt8])
 
         static func body(_ text: String) -> Ev { .body(Array(text.utf8)) }
 
@@ -26,6 +27,7 @@ import Testing
             case .body(let bytes): "body(\(String(decoding: bytes, as: UTF8.self).debugDescription))"
             case .end: "end"
             case .error(let status): "error(\(status))"
+            case .upgrade(let head, let rest): "upgrade(\(head.target), \(rest))"
             }
         }
     }
@@ -113,6 +115,7 @@ import Testing
         case .body(let bytes): .body(bytes)
         case .end: .end
         case .error(let error): .error(error.status)
+        case .upgrade(let head, let rest): .upgrade(head, rest)
         }
     }
 

@@ -73,6 +73,47 @@ public struct UTF8StreamDecoder: Sendable {
         return text
     }
 
+    // MARK: - Validation only
+
+    /// Checks that `bytes`, appended to what came before, are still a prefix of valid UTF-8, without decoding them
+    /// (WebSocket text messages must be rejected at the first invalid byte, across fragments: RFC 6455 §8.1).
+    ///
+    /// Returns false at the first byte that no valid continuation could follow; the decoder's state is then
+    /// meaningless (the stream has failed). A trailing incomplete scalar is held as with `write`, so an error can
+    /// fall on any chunk boundary; `pendingByteCount == 0` at the end of a message means it ended on a boundary.
+    /// Do not mix with `write` on one decoder.
+    public mutating func validate(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let count = bytes.count
+        var index = 0
+        while index < count {
+            if pendingCount > 0 {
+                let lead = UInt8(truncatingIfNeeded: pendingBits)
+                guard Self.accepts(bytes[index], at: pendingCount, lead: lead) else { return false }
+                index += 1
+                pendingCount += 1
+                if pendingCount == Self.sequenceLength(lead: lead) {
+                    pendingCount = 0
+                    pendingBits = 0
+                }
+                continue
+            }
+            // ASCII runs, eight bytes at a time: most text is ASCII.
+            while index + 8 <= count,
+                bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+            {
+                index += 8
+            }
+            guard index < count else { break }
+            let byte = bytes[index]
+            index += 1
+            if byte < 0x80 { continue }
+            guard Self.sequenceLength(lead: byte) > 0 else { return false }
+            pendingBits = UInt32(byte)
+            pendingCount = 1
+        }
+        return true
+    }
+
     // Decodes `bytes`, which start at a sequence boundary, and holds back a trailing valid-but-incomplete prefix.
     private mutating func decodeHoldingTail(_ bytes: UnsafeRawBufferPointer) -> String {
         let tail = Self.incompleteTailLength(bytes)

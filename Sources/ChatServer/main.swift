@@ -1,0 +1,4 @@
+import Glibc
+import NetCoreTools
+
+exit(ChatServerProgram.main(Array(CommandLine.arguments.dropFirst())))
