@@ -110,6 +110,9 @@ private func checkEvents(
     var current: (head: HTTPRequestHead, bodyBytes: Int)?
     for (position, event) in events.enumerated() {
         switch event {
+        case .upgrade:
+            // The fuzzed parser never sets stopsAtUpgrade, so it must never stop at one.
+            Fuzz.fail("an .upgrade from a parser that does not stop at upgrades", input: input, "  \(describe(events))")
         case .head(let head):
             if current != nil { Fuzz.fail("a .head inside a message", input: input, "  \(describe(events))") }
             checkHead(head, limits: limits, input: input)
@@ -232,6 +235,7 @@ private func describe(_ events: [HTTPRequestParser.Event]) -> String {
         + events.map { event in
             switch event {
             case .head(let head): "head(\(describe(head)))"
+            case .upgrade(let head, let rest): "upgrade(\(describe(head)), rest: \(Fuzz.escaped(rest)))"
             case .body(let data): "body(\(Fuzz.escaped(data)))"
             case .end: "end"
             case .error(let error): "error(\(error))"
