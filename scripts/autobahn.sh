@@ -18,7 +18,7 @@ test_configuration="debug"
 while [ $# -gt 0 ]; do
     case "$1" in
         --client) mode="client"; shift ;;
-        --release) test_configuration="release"; shift ;;
+        --release) test_configuration="release"; release_flags=(-Xswiftc -enable-testing); shift ;;  # the tests use @testable
         --cases) cases="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
         -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
@@ -86,7 +86,7 @@ JSON
         sleep 0.2
     done
     echo "== autobahn: fuzzingserver on ws://127.0.0.1:$port, cases $cases, driving our client"
-    AUTOBAHN_FUZZINGSERVER="ws://127.0.0.1:$port" swift test -c "$test_configuration" --filter AutobahnClientTests >"$work/client-test.log" 2>&1 || {
+    AUTOBAHN_FUZZINGSERVER="ws://127.0.0.1:$port" swift test -c "$test_configuration" ${release_flags[@]+"${release_flags[@]}"} --filter AutobahnClientTests >"$work/client-test.log" 2>&1 || {
         echo "autobahn: the client run failed:" >&2
         tail -20 "$work/client-test.log" >&2
         exit 1
