@@ -87,7 +87,15 @@ let descriptorLimitResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
     /// The handshake storm: 1,000 handshakes started at once against one server (fewer if the descriptor
     /// limit cannot hold two per connection): all complete, all close, no descriptor left.
-    @Test(.timeLimit(.minutes(2))) func handshakeStorm_allCompleteAndClose() throws {
+    ///
+    /// Runs only with NETCORE_STORM=1 (`.ci/run` runs it so, on its own): its 2,000 open descriptors, next to tests
+    /// that start processes, trigger Foundation's Process.run bug (it reads past its /proc/self/fd buffer; it crashed
+    /// a CI run's test process).
+    @Test(
+        .timeLimit(.minutes(2)),
+        .enabled(if: getenv("NETCORE_STORM").map { String(cString: $0) } == "1", "set NETCORE_STORM=1 to run it")
+    )
+    func handshakeStorm_allCompleteAndClose() throws {
         var limit = rlimit()
         getrlimit(descriptorLimitResource, &limit)
         if limit.rlim_cur < limit.rlim_max {
